@@ -1,0 +1,1 @@
+"""Call Manager compliance data platform."""

@@ -1,0 +1,102 @@
+"""What every ingestion asset does the same way: partition replacement and quarantine."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from cm_pipelines.resources.bulk_load import bulk_insert
+from cm_pipelines.tables.calls import quarantine
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    """A row or file that could not be read; the raw record stays in the warehouse, not in logs."""
+
+    source_file: str
+    source_line: int | None
+    reason_code: str
+    detail: str
+    raw_record: str | None = None
+    tenant_id: str | None = None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def partition_day(partition_key: str) -> date:
+    return date.fromisoformat(partition_key)
+
+
+def replace_quarantine(
+    connection: sa.Connection,
+    asset_name: str,
+    partition_key: str,
+    entries: Sequence[QuarantineEntry],
+    run_id: str | None,
+) -> Counter[str]:
+    """Quarantine of one asset partition is replaced as a whole, like the partition itself."""
+    connection.execute(
+        sa.delete(quarantine).where(
+            quarantine.c.asset == asset_name, quarantine.c.partition_key == partition_key
+        )
+    )
+    now = datetime.now(UTC)
+    if entries:
+        connection.execute(
+            sa.insert(quarantine),
+            [
+                {
+                    "asset": asset_name,
+                    "partition_key": partition_key,
+                    "tenant_id": entry.tenant_id,
+                    "source_file": entry.source_file,
+                    "source_line": entry.source_line,
+                    "reason_code": entry.reason_code,
+                    "detail": entry.detail[:500],
+                    "raw_record": entry.raw_record,
+                    "run_id": run_id,
+                    "created_at": now,
+                }
+                for entry in entries
+            ],
+        )
+    return Counter(entry.reason_code for entry in entries)
+
+
+def replace_live_partition(
+    connection: sa.Connection,
+    table: sa.Table,
+    partition_date: date,
+    tenant_ids: Iterable[str],
+    frame: pd.DataFrame,
+    key_columns: Sequence[str],
+) -> int:
+    """Replace a partition's live rows and insert rows not already present.
+
+    Rows that retention purged or a DSAR erased (``deleted_at`` or ``erased_at`` set) are kept
+    as they are: re-ingesting a day must never resurrect data that was deleted on purpose.
+    """
+    tenant_list = sorted(set(tenant_ids))
+    if not tenant_list:
+        return 0
+    live = table.c.deleted_at.is_(None)
+    if "erased_at" in table.c:
+        live = sa.and_(live, table.c.erased_at.is_(None))
+    scope = sa.and_(table.c.partition_date == partition_date, table.c.tenant_id.in_(tenant_list))
+    connection.execute(sa.delete(table).where(scope, live))
+    if frame.empty:
+        return 0
+    kept = connection.execute(sa.select(*[table.c[name] for name in key_columns]).where(scope)).all()
+    if kept:
+        kept_keys = pd.MultiIndex.from_tuples([tuple(row) for row in kept], names=list(key_columns))
+        frame_keys = pd.MultiIndex.from_frame(frame.loc[:, list(key_columns)].astype(str))
+        frame = frame.loc[~frame_keys.isin(kept_keys.map(lambda key: tuple(str(v) for v in key)))]
+    return bulk_insert(connection, table, frame)

@@ -1,0 +1,1 @@
+"""Command groups of the `cm` command: each module has ``register(group)``."""

@@ -1,0 +1,60 @@
+"""The project's Dagster instance: runs launched from ``cm`` land where the UI reads them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from cm_pipelines import settings
+
+
+def instance_template() -> Path:
+    """``deploy/dagster.postgres.yaml`` when ``CM_DAGSTER_STORAGE=postgres``, else the SQLite one."""
+    kind = str(dg.EnvVar("CM_DAGSTER_STORAGE").get_value(default="sqlite"))
+    if kind not in ("sqlite", "postgres"):
+        raise ValueError("CM_DAGSTER_STORAGE must be 'sqlite' or 'postgres'")
+    return settings.project_root() / "deploy" / f"dagster.{kind}.yaml"
+
+
+def prepare_dagster_home() -> Path:
+    """Create DAGSTER_HOME with the project's instance file and point this process at it."""
+    home = settings.dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    template = instance_template()
+    if not target.exists() or target.read_bytes() != template.read_bytes():
+        shutil.copyfile(template, target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def get_instance() -> dg.DagsterInstance:
+    prepare_dagster_home()
+    return dg.DagsterInstance.get()
+
+
+def run_job(
+    job_name: str,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    partition_key: str | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+    raise_on_error: bool = False,
+) -> dg.ExecuteInProcessResult:
+    """Execute a job of the code location in this process, recorded in the project's instance."""
+    from cm_pipelines.definitions import defs
+
+    job = defs.resolve_job_def(job_name)
+    return job.execute_in_process(
+        instance=instance or get_instance(),
+        partition_key=partition_key,
+        run_config=dict(run_config or {}),
+        tags=dict(tags or {}),
+        raise_on_error=raise_on_error,
+    )

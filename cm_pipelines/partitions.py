@@ -1,0 +1,12 @@
+"""Partitions and backfill policies, in one place."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+CALL_DAY_START = "2025-01-01"
+
+call_day_partitions = dg.DailyPartitionsDefinition(start_date=CALL_DAY_START, end_offset=1)
+"""One partition per call day (the PBX's daily CDR rotation); today's is open for late files."""
+
+call_day_backfill = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)

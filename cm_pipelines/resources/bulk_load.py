@@ -1,0 +1,69 @@
+"""Fast, parameter-safe bulk inserts: COPY on PostgreSQL, one-transaction executemany on SQLite.
+
+DESIGN.md measured COPY fed by pyarrow's CSV writer at ~160k rows/s on PostgreSQL against 19k for
+``to_sql``; on SQLite a single-transaction ``executemany`` runs at ~130k rows/s.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import sqlalchemy as sa
+
+SQLITE_CHUNK_ROWS = 50_000
+
+
+def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
+    subset = frame.loc[:, list(columns)].astype(object)
+    subset = subset.where(pd.notna(subset), None)
+    return subset.to_dict(orient="records")
+
+
+def bulk_insert(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    """Insert every row of ``frame`` (columns named like ``table``'s) inside the caller's transaction."""
+    if frame.empty:
+        return 0
+    columns = [column.name for column in table.columns if column.name in frame.columns]
+    if connection.dialect.name == "postgresql":
+        return _copy_postgresql(connection, table, frame, columns)
+    inserted = 0
+    statement = sa.insert(table)
+    for start in range(0, len(frame), SQLITE_CHUNK_ROWS):
+        chunk = frame.iloc[start : start + SQLITE_CHUNK_ROWS]
+        connection.execute(statement, _records(chunk, columns))
+        inserted += len(chunk)
+    return inserted
+
+
+def _copy_postgresql(
+    connection: sa.Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str]
+) -> int:
+    """COPY ... FROM STDIN: the statement names only identifiers from table metadata, never data."""
+    subset = frame.loc[:, columns].copy()
+    for name in columns:
+        if isinstance(table.c[name].type, sa.JSON):
+            subset[name] = subset[name].map(
+                lambda value: None if value is None else json.dumps(value, sort_keys=True)
+            )
+    arrow_table = pa.Table.from_pandas(subset, preserve_index=False)
+    buffer = io.BytesIO()
+    pa_csv.write_csv(
+        arrow_table,
+        buffer,
+        write_options=pa_csv.WriteOptions(include_header=False, quoting_style="all_valid"),
+    )
+    buffer.seek(0)
+    preparer = connection.dialect.identifier_preparer
+    column_list = ", ".join(preparer.quote(name) for name in columns)
+    copy_sql = f"COPY {preparer.format_table(table)} ({column_list}) FROM STDIN WITH (FORMAT csv)"
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
+        cursor.copy_expert(copy_sql, buffer)
+    return len(frame)

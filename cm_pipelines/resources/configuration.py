@@ -1,0 +1,53 @@
+"""Platform configuration files (tenants, registries), validated before anything uses them."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import yaml
+from pydantic import Field
+
+from cm_pipelines import settings
+from cm_pipelines.domain.tenants import ConfigError, Tenant, parse_tenants
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError([f"{path}: file not found"]) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError([f"{path}:{where} is not valid YAML"]) from exc
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class PlatformConfigResource(dg.ConfigurableResource):
+    """Where the tenants and registries files are; empty fields read the environment defaults."""
+
+    tenants_file: str = Field(default="", description="Tenants YAML; empty reads CM_TENANTS_FILE.")
+    registries_file: str = Field(
+        default="", description="Registries YAML; empty reads CM_REGISTRIES_FILE."
+    )
+
+    def tenants_path(self) -> Path:
+        return Path(self.tenants_file) if self.tenants_file else settings.tenants_file()
+
+    def registries_path(self) -> Path:
+        return Path(self.registries_file) if self.registries_file else settings.registries_file()
+
+    def tenants(self) -> list[Tenant]:
+        path = self.tenants_path()
+        return parse_tenants(read_yaml(path), source=path.name)
+
+    def tenants_by_id(self) -> dict[str, Tenant]:
+        return {tenant.id: tenant for tenant in self.tenants()}

@@ -1,0 +1,61 @@
+"""Project-local defaults, resolved through ``dagster.EnvVar`` when used (never at import time).
+
+The embedded default needs nothing set: a SQLite warehouse, a local-folder object store and a
+Dagster home all live under one project-local folder (``CM_HOME``, default ``<project>/.cm``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root() -> Path:
+    """The checkout the package was installed from (editable), else the working directory."""
+    candidate = PACKAGE_DIR.parent
+    if (candidate / "pyproject.toml").exists():
+        return candidate
+    return Path.cwd()
+
+
+def cm_home() -> Path:
+    """Folder that holds the embedded warehouse, object store and Dagster home."""
+    value = dg.EnvVar("CM_HOME").get_value(default=str(project_root() / ".cm"))
+    return Path(str(value)).resolve()
+
+
+def warehouse_url() -> str:
+    default = f"sqlite:///{cm_home() / 'warehouse.db'}"
+    return normalise_database_url(str(dg.EnvVar("CM_WAREHOUSE_URL").get_value(default=default)))
+
+
+def storage_url() -> str:
+    default = f"file://{cm_home() / 'storage'}"
+    return str(dg.EnvVar("CM_STORAGE_URL").get_value(default=default)).rstrip("/")
+
+
+def dagster_home() -> Path:
+    value = dg.EnvVar("DAGSTER_HOME").get_value(default=str(cm_home() / "dagster_home"))
+    return Path(str(value)).resolve()
+
+
+def tenants_file() -> Path:
+    default = str(PACKAGE_DIR / "config" / "tenants.yaml")
+    return Path(str(dg.EnvVar("CM_TENANTS_FILE").get_value(default=default)))
+
+
+def registries_file() -> Path:
+    default = str(PACKAGE_DIR / "config" / "registries.yaml")
+    return Path(str(dg.EnvVar("CM_REGISTRIES_FILE").get_value(default=default)))
+
+
+def normalise_database_url(url: str) -> str:
+    """SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; this project ships psycopg2."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg2://" + url[len("postgresql://") :]
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg2://" + url[len("postgres://") :]
+    return url
