@@ -59,3 +59,25 @@ def normalise_database_url(url: str) -> str:
     if url.startswith("postgres://"):
         return "postgresql+psycopg2://" + url[len("postgres://") :]
     return url
+
+
+def identifier_hash_key() -> bytes:
+    """Key of the keyed identifier hash: ``CM_IDENTIFIER_HASH_KEY`` (hex), else a project-local
+    secret created once (mode 0600) under ``CM_HOME/secrets``. Never logged."""
+    configured = dg.EnvVar("CM_IDENTIFIER_HASH_KEY").get_value(default="")
+    if configured:
+        return bytes.fromhex(str(configured))
+    path = cm_home() / "secrets" / "identifier_hash.key"
+    if not path.exists():
+        import os
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process created it first
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
