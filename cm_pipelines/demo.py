@@ -42,7 +42,7 @@ def ingest_calls(context: DemoContext) -> str:
     for day in context.days:
         result = run_and_require(context, "call_ingestion_job", partition_key=day)
         for event in result.get_asset_materialization_events():
-            materialization = event.asset_materialization
+            materialization = event.materialization
             if materialization and materialization.asset_key.path == ["call_records"]:
                 total += int(materialization.metadata["rows_inserted"].value)  # type: ignore[arg-type]
     return f"ingestion: {total} call records over {len(context.days)} call days"

@@ -51,10 +51,13 @@ def run_job(
     from cm_pipelines.definitions import defs
 
     job = defs.resolve_job_def(job_name)
+    config = dict(run_config or {})
+    # The run's events all go to the instance (the UI); the terminal only hears warnings.
+    config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
     return job.execute_in_process(
         instance=instance or get_instance(),
         partition_key=partition_key,
-        run_config=dict(run_config or {}),
+        run_config=config,
         tags=dict(tags or {}),
         raise_on_error=raise_on_error,
     )

@@ -5,7 +5,6 @@ Each asset reads its landing files through the object store, hands the bytes to 
 quarantined with a reason, source file and line — nothing is silently dropped.
 """
 
-from __future__ import annotations
 
 import time
 from collections import Counter
@@ -80,7 +79,7 @@ def _existing_call_ids(
     partitions_def=call_day_partitions,
     deps=["tenants"],
     kinds={"python", "csv"},
-    tags={"cm/pii": "phone,name"},
+    tags={"cm/pii": "phone-name"},
 )
 def call_records(
     context: dg.AssetExecutionContext,
@@ -400,7 +399,7 @@ def transcripts(
     partitions_def=call_day_partitions,
     deps=[transcripts],
     kinds={"python", "json"},
-    tags={"cm/pii": "free_text"},
+    tags={"cm/pii": "free-text"},
 )
 def ai_summaries(
     context: dg.AssetExecutionContext,
@@ -455,7 +454,7 @@ def ai_summaries(
     partitions_def=call_day_partitions,
     deps=[call_records],
     kinds={"python", "csv"},
-    tags={"cm/pii": "phone,email"},
+    tags={"cm/pii": "phone-email"},
 )
 def crm_links(
     context: dg.AssetExecutionContext,

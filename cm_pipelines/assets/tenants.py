@@ -1,6 +1,5 @@
 """The tenants table, loaded from the validated tenants YAML."""
 
-from __future__ import annotations
 
 import json
 from datetime import UTC, datetime

@@ -98,7 +98,7 @@ def generate_command(seed, calls, tenant_count, no_audio, days, start_day) -> No
     )
     click.echo(
         json.dumps(
-            {"files": summary.file_counts, "calls_by_tenant": summary.calls_by_tenant},
+            {"files": summary.files_by_kind, "calls_by_tenant": summary.calls_by_tenant},
             sort_keys=True,
         )
     )

@@ -108,9 +108,11 @@ _TIMESTAMP_SHAPE = (
     r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
 )
 _INTEGER_SHAPE = r"^[0-9]{1,18}$"
-_CLID = r'^\s*(?:"(?P<quoted>.*)"|(?P<bare>[^"<]*?))\s*(?:<[^<>]*>)?\s*$'
-_NUMBER_LIKE = r"^[0-9\s+().\-]*$"
-_USERFIELD = r"(?:^|[;,|&\s]){key}=(?P<value>[^;,|&\s]*)"
+# Explicit [ \t] rather than \s: RE2 (pyarrow) and Python disagree on Unicode whitespace.
+_CLID = r'^[ \t]*(?:"(?P<quoted>.*)"|(?P<bare>[^"<]*?))[ \t]*(?:<[^<>]*>)?[ \t]*$'
+_NUMBER_LIKE = r"^[0-9 \t+().\-]*$"
+_USERFIELD = r"(?:^|[;,|& \t]){key}=(?P<value>[^;,|& \t]*)"
+_BLANKS = " \t"
 _BOM = b"\xef\xbb\xbf"
 _NO_LINE = -1
 
@@ -162,7 +164,7 @@ def parse_caller_name(clid: str) -> str | None:
     match = _CLID_RE.match(clid)
     if match is None:
         return None
-    name = match.group("quoted") or (match.group("bare") or "").strip()
+    name = match.group("quoted") or (match.group("bare") or "").strip(_BLANKS)
     if not name or _NUMBER_LIKE_RE.match(name) or name.lower() in ANONYMOUS_TOKENS:
         return None
     return name
@@ -268,7 +270,9 @@ def _parse_line_by_line(
         row_lines.append(index)
         for column, value in zip(columns, fields, strict=True):
             column.append(value)
-    table = pa.table({name: pa.array(col, pa.string()) for name, col in zip(CDR_FIELDS, columns)})
+    table = pa.table(
+        {name: pa.array(col, pa.string()) for name, col in zip(CDR_FIELDS, columns, strict=True)}
+    )
     return table, np.asarray(row_lines, dtype=np.int64), wrong_count
 
 
@@ -283,15 +287,18 @@ def _parse_timestamps(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndar
     safe = pc.if_else(shaped, column, "1970-01-01 00:00:00")
     parsed = pc.strptime(safe, format=TIMESTAMP_FORMAT, unit="s", error_is_null=True)
     day_of_text = pc.cast(pc.utf8_slice_codeunits(safe, 8, 10), pa.int64())
-    valid = pc.and_kleene(pc.and_kleene(shaped, pc.is_valid(parsed)), pc.equal(pc.day(parsed), day_of_text))
-    valid_mask = _to_bool(valid)
-    return pc.if_else(pa.chunked_array([pa.array(valid_mask)]), parsed, pa.scalar(None, parsed.type)), valid_mask
+    valid = pc.fill_null(
+        pc.and_kleene(
+            pc.and_kleene(shaped, pc.is_valid(parsed)), pc.equal(pc.day(parsed), day_of_text)
+        ),
+        False,
+    )
+    return pc.if_else(valid, parsed, pa.scalar(None, parsed.type)), _to_bool(valid)
 
 
 def _parse_integers(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
-    shaped = _to_bool(pc.match_substring_regex(column, _INTEGER_SHAPE))
-    safe = pc.if_else(pa.chunked_array([pa.array(shaped)]), column, "0")
-    return pc.cast(safe, pa.int64()), shaped
+    shaped = pc.fill_null(pc.match_substring_regex(column, _INTEGER_SHAPE), False)
+    return pc.cast(pc.if_else(shaped, column, "0"), pa.int64()), _to_bool(shaped)
 
 
 def _extract(column: pa.ChunkedArray | pa.Array, pattern: str, group: str) -> pa.Array:
@@ -309,7 +316,8 @@ def _userfield_column(userfield: pa.Array, key: str) -> pa.Array:
 def _caller_names(clid: pa.Array) -> pa.Array:
     extracted = pc.extract_regex(clid, _CLID)
     quoted = extracted.field("quoted")
-    name = pc.if_else(pc.equal(quoted, ""), pc.utf8_trim_whitespace(extracted.field("bare")), quoted)
+    bare = pc.utf8_trim(extracted.field("bare"), characters=_BLANKS)
+    name = pc.if_else(pc.equal(quoted, ""), bare, quoted)
     refused = pc.or_kleene(
         pc.or_kleene(pc.equal(name, ""), pc.match_substring_regex(name, _NUMBER_LIKE)),
         pc.is_in(pc.utf8_lower(name), value_set=pa.array(sorted(ANONYMOUS_TOKENS))),
@@ -342,9 +350,17 @@ def _normalise_by_tenant(
 ) -> dict[str, np.ndarray]:
     """Normalise src and dst with each tenant's country, each distinct string parsed once."""
     size = len(tenant_ids)
-    out = {name: np.full(size, None, dtype=object) for name in (
-        "src_kind", "src_e164", "src_extension", "dst_kind", "dst_e164", "dst_extension"
-    )}
+    out = {
+        name: np.full(size, None, dtype=object)
+        for name in (
+            "src_kind",
+            "src_e164",
+            "src_extension",
+            "dst_kind",
+            "dst_e164",
+            "dst_extension",
+        )
+    }
     for tenant_id in pd.unique(tenant_ids):
         rows = np.flatnonzero(tenant_ids == tenant_id)
         both = np.concatenate([src[rows], dst[rows]])
@@ -372,15 +388,12 @@ def read_cdr_csv(data: bytes, source_file: str, tenants: Mapping[str, Tenant]) -
     lines = _physical_lines(data)
     refused = _prescreen(lines)
     if refused:
-        for index in refused:
-            lines_to_parse = lines if False else None  # noqa: F841 - placeholder removed below
         parse_lines = list(lines)
         for index in refused:
             parse_lines[index] = b""
         parse_data = b"\n".join(parse_lines)
     else:
-        parse_lines = lines
-        parse_data = b"\n".join(lines) if lines and data.startswith(_BOM) else data
+        parse_lines, parse_data = lines, data
     lengths = np.fromiter(map(len, parse_lines), dtype=np.int64, count=len(parse_lines))
     candidates = np.flatnonzero(lengths > 0)
 
@@ -398,3 +411,253 @@ def read_cdr_csv(data: bytes, source_file: str, tenants: Mapping[str, Tenant]) -
             _DETAIL_WRONG_COUNT.format(expected=len(CDR_FIELDS), found=found),
         )
     return _validate_and_build(table, row_lines, refused, lines, source_file, tenants)
+
+
+def _validate_and_build(
+    table: pa.Table,
+    row_lines: np.ndarray,
+    refused: dict[int, tuple[str, str]],
+    lines: list[bytes],
+    source_file: str,
+    tenants: Mapping[str, Tenant],
+) -> CdrParseResult:
+    """Vectorised field checks, duplicate detection and output columns for parsed rows."""
+    column = {name: table.column(name) for name in CDR_FIELDS}
+    known = _to_bool(
+        pc.is_in(column["accountcode"], value_set=pa.array(list(tenants), pa.string()))
+    )
+    has_uniqueid = _to_bool(pc.not_equal(pc.utf8_trim(column["uniqueid"], characters=_BLANKS), ""))
+    started, started_ok = _parse_timestamps(column["start"])
+    answered, answered_ok = _parse_timestamps(column["answer"])
+    ended, ended_ok = _parse_timestamps(column["end"])
+    answer_empty = _to_bool(pc.equal(column["answer"], ""))
+    duration, duration_ok = _parse_integers(column["duration"])
+    billsec, billsec_ok = _parse_integers(column["billsec"])
+    checks: list[tuple[str, str, np.ndarray]] = [
+        ("unknown_tenant", _DETAIL_TENANT, ~known),
+        ("missing_uniqueid", _DETAIL_UNIQUEID, ~has_uniqueid),
+        ("bad_timestamp", _DETAIL_TIMESTAMP.format(field="start"), ~started_ok),
+        ("bad_timestamp", _DETAIL_ANSWER, ~(answered_ok | answer_empty)),
+        ("bad_timestamp", _DETAIL_TIMESTAMP.format(field="end"), ~ended_ok),
+        ("bad_integer", _DETAIL_INTEGER.format(field="duration"), ~duration_ok),
+        ("bad_integer", _DETAIL_INTEGER.format(field="billsec"), ~billsec_ok),
+    ]
+    passed = np.ones(table.num_rows, dtype=bool)
+    for reason, detail, failed in checks:
+        for row in np.flatnonzero(passed & failed).tolist():
+            refused[int(row_lines[row])] = (reason, detail)
+        passed &= ~failed
+
+    candidates = np.flatnonzero(passed)
+    keys = table.select(["accountcode", "uniqueid"]).take(pa.array(candidates)).to_pandas()
+    repeated = keys.duplicated(keep="first").to_numpy()
+    if repeated.any():
+        keys["line"] = row_lines[candidates] + 1
+        first_line = keys.groupby(["accountcode", "uniqueid"], sort=False)["line"].transform(
+            "first"
+        )
+        for position in np.flatnonzero(repeated).tolist():
+            refused[int(row_lines[candidates[position]])] = (
+                "duplicate_uniqueid",
+                _DETAIL_DUPLICATE.format(line=int(first_line.iloc[position])),
+            )
+    kept = candidates[~repeated]
+
+    quarantined = [
+        QuarantinedRow(source_file, index + 1, reason, detail, _raw_text(lines[index]))
+        for index, (reason, detail) in sorted(refused.items())
+    ]
+    return CdrParseResult(
+        calls=_build_calls(
+            table.take(pa.array(kept)),
+            {"started": started, "answered": answered, "ended": ended},
+            {"duration": duration, "billsec": billsec},
+            kept,
+            row_lines[kept] + 1,
+            source_file,
+            tenants,
+        ),
+        quarantined=quarantined,
+    )
+
+
+def _build_calls(
+    rows: pa.Table,
+    timestamps: dict[str, pa.ChunkedArray],
+    integers: dict[str, pa.ChunkedArray],
+    kept: np.ndarray,
+    source_lines: np.ndarray,
+    source_file: str,
+    tenants: Mapping[str, Tenant],
+) -> pd.DataFrame:
+    take = pa.array(kept)
+    dcontext = _string_values(rows["dcontext"])
+    numbers = _normalise_by_tenant(
+        _string_values(rows["accountcode"]),
+        _string_values(rows["src"]),
+        _string_values(rows["dst"]),
+        tenants,
+    )
+    userfield = rows["userfield"].combine_chunks()
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "tenant_id": rows["accountcode"],
+        "call_id": rows["uniqueid"],
+        "started_at": timestamps["started"].take(take),
+        "answered_at": timestamps["answered"].take(take),
+        "ended_at": timestamps["ended"].take(take),
+        "call_date": pc.utf8_slice_codeunits(rows["start"], 0, 10),
+        "duration_s": integers["duration"].take(take),
+        "billsec_s": integers["billsec"].take(take),
+        "disposition": rows["disposition"],
+        **{name: pa.array(values, pa.string()) for name, values in numbers.items()},
+        "caller_name": _caller_names(rows["clid"].combine_chunks()),
+        "dcontext": rows["dcontext"],
+        "channel": rows["channel"],
+        "dstchannel": rows["dstchannel"],
+        "lastapp": rows["lastapp"],
+        "userfield": userfield,
+        "campaign_id": _userfield_column(userfield, "campaign"),
+        "crm_ref": _userfield_column(userfield, "crm"),
+        "direction": pa.array(
+            _directions(numbers["src_kind"], numbers["dst_kind"], dcontext), pa.string()
+        ),
+        "source_file": pa.array(np.full(len(kept), source_file, dtype=object), pa.string()),
+        "source_line": pa.array(source_lines, pa.int64()),
+    }
+    return _finalise(pa.table(columns).to_pandas())
+
+
+def _finalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """One dtype per column whichever reader built the frame: str, int64, datetime64[us]."""
+    columns: dict[str, pd.Series] = {}
+    for name in OUTPUT_COLUMNS:
+        values = frame[name] if name in frame else pd.Series([], dtype=object)
+        if name in _TIMESTAMP_COLUMNS:
+            columns[name] = values.astype("datetime64[us]")
+        elif name in _INTEGER_COLUMNS:
+            columns[name] = values.astype("int64")
+        else:
+            columns[name] = values.astype("str")
+    return pd.DataFrame(columns).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- naive baseline
+
+_TIMESTAMP_RE = re.compile(_TIMESTAMP_SHAPE)
+_INTEGER_RE = re.compile(_INTEGER_SHAPE)
+
+
+def _timestamp_or_none(value: str) -> datetime | None:
+    if not _TIMESTAMP_RE.match(value):
+        return None
+    try:
+        return datetime.strptime(value, TIMESTAMP_FORMAT)
+    except ValueError:
+        return None
+
+
+def _integer_or_none(value: str) -> int | None:
+    return int(value) if _INTEGER_RE.match(value) else None
+
+
+def read_cdr_csv_naive(
+    data: bytes, source_file: str, tenants: Mapping[str, Tenant]
+) -> CdrParseResult:
+    """Row-by-row reference: ``csv`` per line, ``phonenumbers`` per row, no caching.
+
+    Same rules and output as ``read_cdr_csv``; kept as the benchmark baseline and test oracle.
+    """
+    rows: list[dict[str, object]] = []
+    quarantined: list[QuarantinedRow] = []
+    first_seen: dict[tuple[str, str], int] = {}
+    for number, raw in enumerate(_physical_lines(data), start=1):
+        if not raw:
+            continue
+
+        def refuse(reason: str, detail: str, raw: bytes = raw, number: int = number) -> None:
+            quarantined.append(QuarantinedRow(source_file, number, reason, detail, _raw_text(raw)))
+
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            refuse("bad_encoding", _DETAIL_ENCODING)
+            continue
+        if text.count('"') % 2:
+            refuse("unbalanced_quotes", _DETAIL_UNBALANCED)
+            continue
+        fields = next(csv.reader([text]))
+        if len(fields) != len(CDR_FIELDS):
+            refuse(
+                "wrong_field_count",
+                _DETAIL_WRONG_COUNT.format(expected=len(CDR_FIELDS), found=len(fields)),
+            )
+            continue
+        record = dict(zip(CDR_FIELDS, fields, strict=True))
+        tenant = tenants.get(record["accountcode"])
+        if tenant is None:
+            refuse("unknown_tenant", _DETAIL_TENANT)
+            continue
+        if not record["uniqueid"].strip(_BLANKS):
+            refuse("missing_uniqueid", _DETAIL_UNIQUEID)
+            continue
+        started = _timestamp_or_none(record["start"])
+        if started is None:
+            refuse("bad_timestamp", _DETAIL_TIMESTAMP.format(field="start"))
+            continue
+        answered = _timestamp_or_none(record["answer"]) if record["answer"] else None
+        if record["answer"] and answered is None:
+            refuse("bad_timestamp", _DETAIL_ANSWER)
+            continue
+        ended = _timestamp_or_none(record["end"])
+        if ended is None:
+            refuse("bad_timestamp", _DETAIL_TIMESTAMP.format(field="end"))
+            continue
+        duration = _integer_or_none(record["duration"])
+        if duration is None:
+            refuse("bad_integer", _DETAIL_INTEGER.format(field="duration"))
+            continue
+        billsec = _integer_or_none(record["billsec"])
+        if billsec is None:
+            refuse("bad_integer", _DETAIL_INTEGER.format(field="billsec"))
+            continue
+        key = (record["accountcode"], record["uniqueid"])
+        if key in first_seen:
+            refuse("duplicate_uniqueid", _DETAIL_DUPLICATE.format(line=first_seen[key]))
+            continue
+        first_seen[key] = number
+        src = _parse_party(record["src"], tenant.country)
+        dst = _parse_party(record["dst"], tenant.country)
+        rows.append(
+            {
+                "tenant_id": record["accountcode"],
+                "call_id": record["uniqueid"],
+                "started_at": started,
+                "answered_at": answered,
+                "ended_at": ended,
+                "call_date": record["start"][:10],
+                "duration_s": duration,
+                "billsec_s": billsec,
+                "disposition": record["disposition"],
+                "src_kind": src.kind,
+                "src_e164": src.e164,
+                "src_extension": src.extension,
+                "dst_kind": dst.kind,
+                "dst_e164": dst.e164,
+                "dst_extension": dst.extension,
+                "caller_name": parse_caller_name(record["clid"]),
+                "dcontext": record["dcontext"],
+                "channel": record["channel"],
+                "dstchannel": record["dstchannel"],
+                "lastapp": record["lastapp"],
+                "userfield": record["userfield"],
+                "campaign_id": userfield_value(record["userfield"], "campaign"),
+                "crm_ref": userfield_value(record["userfield"], "crm"),
+                "direction": classify_direction(src.kind, dst.kind, record["dcontext"]),
+                "source_file": source_file,
+                "source_line": number,
+            }
+        )
+    return CdrParseResult(
+        calls=_finalise(pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))),
+        quarantined=quarantined,
+    )

@@ -135,9 +135,10 @@ def int_to_e164(number: int) -> str:
 
 
 def _parse_e164(e164: str) -> phonenumbers.PhoneNumber | None:
+    """None for anything that is not a parseable E.164 string."""
     try:
         return phonenumbers.parse(_require_e164(e164), None)
-    except phonenumbers.NumberParseException:
+    except (ValueError, phonenumbers.NumberParseException):
         return None
 
 

@@ -32,7 +32,15 @@ DEFAULT_RETENTION_DAYS: dict[str, int] = {
     "dsar_case_files": 1095,
 }
 JURISDICTIONS: tuple[str, ...] = ("gdpr", "ccpa", "au")
-_TENANT_KEYS = {"id", "name", "country", "timezone", "jurisdictions", "registries", "retention_days"}
+_TENANT_KEYS = {
+    "id",
+    "name",
+    "country",
+    "timezone",
+    "jurisdictions",
+    "registries",
+    "retention_days",
+}
 _ID_ALLOWED = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _MAX_ID = 64
 
@@ -66,7 +74,9 @@ def validate_tenant_id(value: Any, path: str = "tenant") -> str:
         raise ConfigError([f"{path}: must be a non-empty string"])
     if len(value) > _MAX_ID or not set(value) <= _ID_ALLOWED or value[0] in "-_":
         raise ConfigError(
-            [f"{path}: must be 1-{_MAX_ID} characters of a-z, 0-9, '-' or '_', starting with a letter or digit"]
+            [
+                f"{path}: must be 1-{_MAX_ID} characters of a-z, 0-9, '-' or '_', starting with a letter or digit"
+            ]
         )
     return value
 
@@ -104,8 +114,7 @@ def parse_tenants(document: Any, source: str = "tenants") -> list[Tenant]:
             problems.append(f"{path}.name: must be a non-empty string of at most 200 characters")
         country = entry.get("country")
         if "country" in entry and (
-            not isinstance(country, str)
-            or country not in phonenumbers.SUPPORTED_REGIONS
+            not isinstance(country, str) or country not in phonenumbers.SUPPORTED_REGIONS
         ):
             problems.append(f"{path}.country: {country!r} is not an ISO 3166 alpha-2 region code")
         timezone = entry.get("timezone")

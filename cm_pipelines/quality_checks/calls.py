@@ -4,8 +4,6 @@ The call-record checks are blocking: recordings, transcripts and CRM links of a 
 linked to call records that failed them. Metadata carries counts only, never sample values.
 """
 
-from __future__ import annotations
-
 from datetime import date
 
 import dagster as dg
@@ -62,7 +60,11 @@ def call_records_unique_per_tenant(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
     """One row per (tenant, uniqueid): a duplicated call would be purged or exported twice."""
-    frame = _day_calls(warehouse, date.fromisoformat(context.partition_key))
+    return evaluate_unique_per_tenant(warehouse, date.fromisoformat(context.partition_key))
+
+
+def evaluate_unique_per_tenant(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
+    frame = _day_calls(warehouse, day)
     E = expectations_module()
     outcomes = validate_dataframe(
         "call_records_unique",
@@ -98,7 +100,11 @@ def call_records_external_numbers_e164(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
     """External parties are valid E.164: washing, DSAR location and masking all key on it."""
-    numbers = external_numbers(_day_calls(warehouse, date.fromisoformat(context.partition_key)))
+    return evaluate_external_numbers_e164(warehouse, date.fromisoformat(context.partition_key))
+
+
+def evaluate_external_numbers_e164(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
+    numbers = external_numbers(_day_calls(warehouse, day))
     E = expectations_module()
     outcomes = validate_dataframe(
         "call_records_e164",
@@ -118,7 +124,13 @@ def call_records_billsec_within_duration(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
     """Billed seconds never exceed the call's duration."""
-    frame = _day_calls(warehouse, date.fromisoformat(context.partition_key))
+    return evaluate_billsec_within_duration(warehouse, date.fromisoformat(context.partition_key))
+
+
+def evaluate_billsec_within_duration(
+    warehouse: WarehouseResource, day: date
+) -> dg.AssetCheckResult:
+    frame = _day_calls(warehouse, day)
     E = expectations_module()
     outcomes = validate_dataframe(
         "call_records_billsec",
@@ -137,7 +149,11 @@ def call_records_timestamps_ordered(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
     """start <= answer <= end: retention clocks and SLA maths start from these times."""
-    frame = _day_calls(warehouse, date.fromisoformat(context.partition_key))
+    return evaluate_timestamps_ordered(warehouse, date.fromisoformat(context.partition_key))
+
+
+def evaluate_timestamps_ordered(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
+    frame = _day_calls(warehouse, day)
     if frame.empty:
         frame = pd.DataFrame({"started_at": [], "answered_at": [], "ended_at": []})
     frame = frame.assign(
@@ -182,8 +198,18 @@ def recordings_linked_to_calls(
 ) -> dg.AssetCheckResult:
     """Every catalogued recording belongs to a live call and has its object; every landed WAV
     of the day is catalogued or quarantined — no orphan rows, no orphan objects."""
-    day_key = context.partition_key
-    day = date.fromisoformat(day_key)
+    return evaluate_recordings_linked(
+        warehouse, object_store, platform_config, date.fromisoformat(context.partition_key)
+    )
+
+
+def evaluate_recordings_linked(
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    platform_config: PlatformConfigResource,
+    day: date,
+) -> dg.AssetCheckResult:
+    day_key = day.isoformat()
     r, c, q = tables.recordings.c, tables.calls.c, tables.quarantine.c
     with warehouse.connect() as connection:
         catalogue = pd.DataFrame(

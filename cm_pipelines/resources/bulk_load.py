@@ -19,10 +19,26 @@ import sqlalchemy as sa
 SQLITE_CHUNK_ROWS = 50_000
 
 
-def _records(frame: pd.DataFrame, columns: Sequence[str]) -> list[dict[str, Any]]:
-    subset = frame.loc[:, list(columns)].astype(object)
+def _coerce_for_table(table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Dates may arrive as ISO strings and times as pandas timestamps: give the driver what the
+    column type expects."""
+    subset = frame.loc[:, list(columns)].copy()
+    for name in columns:
+        column_type = table.c[name].type
+        if isinstance(column_type, sa.Date) and not isinstance(column_type, sa.DateTime):
+            subset[name] = pd.to_datetime(subset[name]).dt.date
+    return subset
+
+
+def _records(subset: pd.DataFrame) -> list[dict[str, Any]]:
+    subset = subset.astype(object)
     subset = subset.where(pd.notna(subset), None)
-    return subset.to_dict(orient="records")
+    records = subset.to_dict(orient="records")
+    for record in records:
+        for key, value in record.items():
+            if isinstance(value, pd.Timestamp):
+                record[key] = value.to_pydatetime()
+    return records
 
 
 def bulk_insert(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
@@ -30,13 +46,14 @@ def bulk_insert(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame)
     if frame.empty:
         return 0
     columns = [column.name for column in table.columns if column.name in frame.columns]
+    frame = _coerce_for_table(table, frame, columns)
     if connection.dialect.name == "postgresql":
         return _copy_postgresql(connection, table, frame, columns)
     inserted = 0
     statement = sa.insert(table)
     for start in range(0, len(frame), SQLITE_CHUNK_ROWS):
         chunk = frame.iloc[start : start + SQLITE_CHUNK_ROWS]
-        connection.execute(statement, _records(chunk, columns))
+        connection.execute(statement, _records(chunk))
         inserted += len(chunk)
     return inserted
 

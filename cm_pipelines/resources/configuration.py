@@ -11,6 +11,7 @@ import yaml
 from pydantic import Field
 
 from cm_pipelines import settings
+from cm_pipelines.domain.registries import Registry, check_tenant_registries, parse_registries
 from cm_pipelines.domain.tenants import ConfigError, Tenant, parse_tenants
 
 
@@ -51,3 +52,10 @@ class PlatformConfigResource(dg.ConfigurableResource):
 
     def tenants_by_id(self) -> dict[str, Tenant]:
         return {tenant.id: tenant for tenant in self.tenants()}
+
+    def registries(self) -> list[Registry]:
+        """Validated registries; tenants naming an unconfigured registry are refused too."""
+        path = self.registries_path()
+        registries = parse_registries(read_yaml(path), source=path.name)
+        check_tenant_registries(self.tenants(), registries, source=self.tenants_path().name)
+        return registries

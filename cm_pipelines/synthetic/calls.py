@@ -303,13 +303,14 @@ def render_cdr(calls: CallTable, rows: slice, view: PbxView, call_date: str) -> 
     inbound = (direction == INBOUND) | (direction == ANONYMOUS)
     known = direction == INBOUND
     outbound = direction == OUTBOUND
-    internal = direction == INTERNAL
     ext_q = np.array([cdr_quote(e) for e in view.extensions], dtype=object)
     ext_clid = np.array(
-        [cdr_quote(f'"{name}" <{e}>') for e, name in zip(view.extensions, view.extension_names)],
+        [
+            cdr_quote(f'"{name}" <{e}>')
+            for e, name in zip(view.extensions, view.extension_names, strict=True)
+        ],
         dtype=object,
     )
-    ext_numbers = np.array(view.extensions, dtype=object)
     did_q = cdr_quote(view.did)
 
     src = ext_q[ext]
@@ -364,8 +365,9 @@ def render_cdr(calls: CallTable, rows: slice, view: PbxView, call_date: str) -> 
     userfield[crm] = view.crm_userfields[person[crm]]
     campaign = calls.campaign[idx]
     has_campaign = campaign >= 0
-    campaign_q = np.array([cdr_quote(f"campaign={c}") for c in view.campaign_ids] or [""], object)
-    userfield[has_campaign] = campaign_q[campaign[has_campaign]]
+    if has_campaign.any():
+        campaign_q = np.array([cdr_quote(f"campaign={c}") for c in view.campaign_ids], object)
+        userfield[has_campaign] = campaign_q[campaign[has_campaign]]
 
     start = calls.start[idx]
     billsec = calls.billsec[idx]

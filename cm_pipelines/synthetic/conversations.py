@@ -23,7 +23,7 @@ REASONS: tuple[str, ...] = (
     "update my address",
     "follow up on a quote",
 )
-RELATIONS: tuple[str, ...] = ("partner", "colleague", "sister", "brother", "assistant")
+RELATIONS: tuple[str, ...] = ("partner", "colleague", "flatmate", "business partner", "assistant")
 
 
 @dataclass

@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import re
-import wave
 import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -18,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-WAV_SAMPLE_RATE = 8000
 _TOKEN = re.compile(r"[^\s,.?!]+(?:[.@][^\s,.?!]+)*|[,.?!]")
 
 
@@ -38,22 +36,6 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
 
 def json_bytes(document: Any) -> bytes:
     return json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
-
-
-def wav_bytes(duration_s: float, rng: np.random.Generator) -> bytes:
-    """A PCM16 mono 8 kHz WAV: a voice-band tone under noise, reproducible from ``rng``."""
-    frames = int(round(duration_s * WAV_SAMPLE_RATE))
-    t = np.arange(frames, dtype=np.float64) / WAV_SAMPLE_RATE
-    tone_hz = float(rng.uniform(180.0, 320.0))
-    signal = 0.3 * np.sin(2 * np.pi * tone_hz * t) + 0.05 * rng.standard_normal(frames)
-    samples = np.clip(signal * 32767, -32768, 32767).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(WAV_SAMPLE_RATE)
-        wav.writeframes(samples.tobytes())
-    return buffer.getvalue()
 
 
 def zip_bytes(member_name: str, content: bytes, stamp: date) -> bytes:

@@ -60,9 +60,11 @@ def caller_id_name(first: str, last: str, style: int) -> str:
         return f"{last}, {first[0]}"
     if style == 2:
         return f"{last.upper()} {first.upper()}"
-    if style == QUOTE_NAME_STYLE:
-        quoted_last = last.replace("'", '"') if "'" in last else f'{last[0]}"{last[1:]}'
+    if style == QUOTE_NAME_STYLE and "'" in last:
+        quoted_last = last.replace("'", '"')
         return f"{quoted_last}, {first[0]}"
+    if style == QUOTE_NAME_STYLE:
+        return f"{first} {last}"
     return ""
 
 
@@ -77,16 +79,22 @@ def make_people(
     rng: np.random.Generator,
     first_serial: int,
 ) -> list[Person]:
-    """One person per number; persons 2 and 3 always carry the comma and the quote name."""
+    """One person per number; persons 2 and 3 always carry the comma and the quote name.
+
+    Persons 0 and 1 (the DSAR subjects) always have a plain ``First Last`` caller-ID name.
+    """
     count = len(national_numbers)
     firsts = rng.integers(0, len(FIRST_NAMES), count).tolist()
     lasts = rng.integers(0, len(LAST_NAMES), count).tolist()
     styles = rng.choice(_NAME_STYLES, size=count, p=[0.35, 0.2, 0.1, 0.1, 0.25]).tolist()
     domains = rng.integers(0, len(EMAIL_DOMAINS), count).tolist()
     fixed_styles = {0: 0, 1: 0, 2: COMMA_NAME_STYLE, 3: QUOTE_NAME_STYLE}
+    apostrophe_names = [name for name in LAST_NAMES if "'" in name]
     people = []
     for index, nsn in enumerate(national_numbers):
         first, last = FIRST_NAMES[firsts[index]], LAST_NAMES[lasts[index]]
+        if index == 3:
+            last = apostrophe_names[lasts[index] % len(apostrophe_names)]
         serial = first_serial + index
         style = fixed_styles.get(index, styles[index])
         people.append(

@@ -26,7 +26,9 @@ def test_migrations_match_table_metadata_on_sqlite(sqlite_warehouse: WarehouseRe
 
 
 @pytest.mark.integration
-def test_migrations_match_table_metadata_on_postgresql(postgres_warehouse: WarehouseResource) -> None:
+def test_migrations_match_table_metadata_on_postgresql(
+    postgres_warehouse: WarehouseResource,
+) -> None:
     assert postgres_warehouse.current_revision() == head_revision()
     assert _drift(postgres_warehouse) == []
 

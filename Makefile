@@ -1,0 +1,48 @@
+# cm-pipelines: `make demo` runs the platform end to end on the embedded default,
+# `make test` runs the test suite. Both create the virtual environment on first use.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+export UV_COMPILE_BYTECODE := 1
+export PYTHONWARNINGS := ignore::DeprecationWarning
+
+.PHONY: setup demo test test-fast lint typecheck validate check bench ui clean
+
+$(STAMP): pyproject.toml
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	@test -x $(PY) || uv venv --quiet --python 3.11 $(VENV)
+	uv pip install --quiet --python $(PY) -e '.[test,celery]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/cm demo
+
+test: setup
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+test-fast: setup
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not integration"
+
+lint: setup
+	$(VENV)/bin/ruff check cm_pipelines tests benchmarks
+	$(VENV)/bin/ruff format --check cm_pipelines tests benchmarks
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+validate: setup
+	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+
+check: lint typecheck validate
+
+bench: setup
+	$(PY) -m benchmarks.run_all
+
+ui: setup
+	$(VENV)/bin/cm ui
+
+clean:
+	rm -rf .cm

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` runs them all; each prints throughput and peak memory beside a naive baseline."""

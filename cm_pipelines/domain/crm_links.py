@@ -1,0 +1,134 @@
+"""CRM link rows (a call tied to a CRM record and its contact), validated line by line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from cm_pipelines.domain.phone_numbers import normalise_party
+from cm_pipelines.domain.quarantine import QuarantinedRow
+
+CRM_LINK_COLUMNS: tuple[str, ...] = (
+    "call_id",
+    "crm_system",
+    "crm_record_id",
+    "contact_phone",
+    "contact_email",
+)
+_REQUIRED = ("call_id", "crm_system", "crm_record_id")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+"
+)
+
+
+class CrmLinksFormatError(ValueError):
+    """The whole file is unreadable (encoding, header): there are no rows to quarantine."""
+
+    def __init__(self, reason_code: str, detail: str):
+        self.reason_code = reason_code
+        self.detail = detail
+        super().__init__(f"{reason_code}: {detail}")
+
+
+@dataclass(frozen=True)
+class CrmLink:
+    call_id: str
+    crm_system: str
+    crm_record_id: str
+    contact_e164: str | None
+    contact_email: str | None
+    source_line: int
+
+
+@dataclass
+class CrmParseResult:
+    links: list[CrmLink] = field(default_factory=list)
+    quarantined: list[QuarantinedRow] = field(default_factory=list)
+
+
+def _header_positions(header: list[str]) -> dict[str, int]:
+    names = [name.strip() for name in header]
+    if sorted(names) != sorted(CRM_LINK_COLUMNS):
+        raise CrmLinksFormatError(
+            "bad_header", f"line 1 must name exactly: {','.join(CRM_LINK_COLUMNS)}"
+        )
+    return {name: names.index(name) for name in CRM_LINK_COLUMNS}
+
+
+def parse_crm_links(data: bytes, source_file: str, country: str) -> CrmParseResult:
+    """Parse CRM link CSV; contact phones are read as dialled in the tenant's ``country``.
+
+    Reasons: ``wrong_field_count``, ``missing_field`` (call_id, crm_system, crm_record_id),
+    ``invalid_phone`` (present but not a valid number), ``invalid_email``. Line numbers are
+    the physical line a record starts on (quoted fields may span lines).
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CrmLinksFormatError("bad_encoding", "file is not UTF-8") from None
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(lines)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CrmLinksFormatError("bad_header", "file is empty") from None
+    except csv.Error:
+        raise CrmLinksFormatError("bad_header", "line 1 is not valid CSV") from None
+    positions = _header_positions(header)
+    result = CrmParseResult()
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            fields = None
+        raw = "".join(lines[first_line - 1 : reader.line_num]).rstrip("\r\n")
+        if fields == []:
+            continue
+
+        def refuse(reason: str, detail: str, line: int = first_line, raw: str = raw) -> None:
+            result.quarantined.append(QuarantinedRow(source_file, line, reason, detail, raw))
+
+        if fields is None:
+            refuse("malformed_csv", "line is not valid CSV")
+            continue
+        if len(fields) != len(CRM_LINK_COLUMNS):
+            refuse(
+                "wrong_field_count",
+                f"expected {len(CRM_LINK_COLUMNS)} fields, found {len(fields)}",
+            )
+            continue
+        values = {name: fields[index].strip() for name, index in positions.items()}
+        missing = [name for name in _REQUIRED if not values[name]]
+        if missing:
+            refuse("missing_field", f"{', '.join(missing)} is empty")
+            continue
+        contact_e164 = None
+        if values["contact_phone"]:
+            party = normalise_party(values["contact_phone"], country)
+            if party.kind != "e164":
+                refuse("invalid_phone", f"contact_phone is not a valid number for {country}")
+                continue
+            contact_e164 = party.e164
+        contact_email = None
+        if values["contact_email"]:
+            if not _EMAIL.fullmatch(values["contact_email"]):
+                refuse("invalid_email", "contact_email is not an email address")
+                continue
+            contact_email = values["contact_email"].lower()
+        result.links.append(
+            CrmLink(
+                call_id=values["call_id"],
+                crm_system=values["crm_system"],
+                crm_record_id=values["crm_record_id"],
+                contact_e164=contact_e164,
+                contact_email=contact_email,
+                source_line=first_line,
+            )
+        )
+    return result

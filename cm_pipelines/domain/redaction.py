@@ -1,0 +1,234 @@
+"""One masking helper for everything the platform writes where people look: logs, metadata, errors.
+
+Phone numbers are found in any written form (``+61 491 570 156``, ``0491570156``,
+``(212) 555-0147``, ``61491570156``, digits read out as words) and emails in any case; both are
+replaced by a fixed token. Masking is deliberately eager: a count that happens to be a valid phone
+number is masked too, because a masked count costs nothing and a leaked number cannot be recalled.
+Ids the platform itself produces (run ids, hashes, Asterisk uniqueids, ISO dates) are left alone.
+
+Names and transcript text cannot be recognised in arbitrary text; the rule for those is that they
+are never put into a message in the first place (the leak-scan test holds the code to it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+
+PHONE_TOKEN = "[phone]"
+EMAIL_TOKEN = "[email]"
+PERSONAL_DATA_KINDS: tuple[str, ...] = ("email", "phone")
+
+DEFAULT_REGIONS: tuple[str, ...] = ("AU", "GB", "SG", "US", "NZ", "CA", "IE")
+"""Regions whose national number formats are recognised without a ``+`` (tenant countries first)."""
+
+_MIN_DIGITS = 8  # Singapore numbers are 8 digits; shorter runs are extensions, counts, codes
+_MAX_DIGITS = 15  # E.164 maximum
+
+_EMAIL = r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+_DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+_SPOKEN = (
+    rf"(?:\bplus[\s,]+)?\b(?:(?:(?:double|triple)\s+)?{_DIGIT_WORD}\b[\s,\-]*){{6,}}"
+    rf"(?:(?:double|triple)\s+)?{_DIGIT_WORD}\b"
+)
+# Things that look numeric but are the platform's own ids: ISO dates and times, UUIDs, long hex.
+_PROTECTED = (
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+\-]\d{2}:?\d{2})?)?"
+    r"|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+)
+_GROUP = r"\(?\d+\)?"
+_SEPARATOR = r"(?:[ \u00a0]{1,2}|[ \u00a0]?[\-./][ \u00a0]?|(?<=\)))"
+# A run of digit groups not glued to a word, a decimal point or an id: "+61 491 570 156",
+# "(212) 555-0147", but not the "1763630102" of the uniqueid "1763630102.421".
+_PHONE_RUN = (
+    rf"(?<![A-Za-z0-9.+])(?<![A-Za-z0-9][\-.])"
+    rf"(?:\+[ \u00a0]?)?{_GROUP}(?:{_SEPARATOR}{_GROUP})*"
+    rf"(?![A-Za-z0-9])(?!\.\d)(?!-[A-Za-z0-9])"
+)
+_SCANNER = re.compile(
+    rf"(?P<protected>{_PROTECTED})|(?P<email>{_EMAIL})|(?P<spoken>{_SPOKEN})|(?P<run>{_PHONE_RUN})",
+    re.IGNORECASE,
+)
+_DIGITS_OF_GROUP = re.compile(r"\d+")
+
+
+class PersonalDataError(ValueError):
+    """Personal data where only ids, counts and hashes may go; the message names where, not what."""
+
+    def __init__(self, context: str, findings: list[tuple[str, str]]):
+        self.context = context
+        self.findings = findings
+        places = ", ".join(f"{kind} at {path or '(value)'}" for kind, path in findings[:10])
+        more = f" and {len(findings) - 10} more" if len(findings) > 10 else ""
+        super().__init__(
+            f"{context}: personal data found ({places}{more}); "
+            "write ids, counts or keyed hashes instead"
+        )
+
+
+@lru_cache(maxsize=65_536)
+def _is_phone_digits(digits: str, international: bool, regions: tuple[str, ...]) -> bool:
+    """Whether a digit string (from one run of groups) is a phone number someone could dial."""
+    if not _MIN_DIGITS <= len(digits) <= _MAX_DIGITS + (2 if digits.startswith("00") else 0):
+        return False
+    if international:
+        return True  # "+" and 8-15 digits: written as a phone number, valid or not
+    if digits.startswith("00") and _valid("+" + digits[2:]):
+        return True
+    if digits.startswith("0") and 9 <= len(digits) <= 12:
+        return True  # national trunk-prefixed form, valid or not
+    if len(digits) >= 10 and _valid("+" + digits):
+        return True  # E.164 digits without the plus, as wash results write them
+    for region in regions:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if metadata is None:
+            continue
+        if metadata.national_prefix == "0" and not digits.startswith("0"):
+            continue  # nobody writes an AU/GB number without its trunk 0
+        try:
+            parsed = phonenumbers.parse(digits, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return True
+    return False
+
+
+@lru_cache(maxsize=65_536)
+def _valid(e164_like: str) -> bool:
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(e164_like, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _phone_spans_in_run(run: str, offset: int, regions: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Spans of phone numbers inside one run of digit groups; adjacent numbers are split apart."""
+    groups = [(m.start(), m.end(), m.group()) for m in _DIGITS_OF_GROUP.finditer(run)]
+    leading_plus = run.lstrip().startswith("+")
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while start < len(groups):
+        found = None
+        digits = ""
+        candidates = []
+        for end in range(start, len(groups)):
+            digits += groups[end][2]
+            if len(digits) > _MAX_DIGITS + 2:
+                break
+            candidates.append((end, digits))
+        for end, digits in reversed(candidates):  # longest first
+            if _is_phone_digits(digits, leading_plus and start == 0, regions):
+                found = end
+                break
+        if found is None:
+            start += 1
+            continue
+        span_start = 0 if (leading_plus and start == 0) else groups[start][0]
+        if span_start > 0 and run[span_start - 1] == "(":
+            span_start -= 1
+        span_end = groups[found][1]
+        if span_end < len(run) and run[span_end] == ")":
+            span_end += 1
+        spans.append((offset + span_start, offset + span_end))
+        start = found + 1
+    return spans
+
+
+def _findings(text: str, regions: tuple[str, ...]) -> Iterator[tuple[str, int, int]]:
+    """(kind, start, end) of every email and phone number in ``text``, left to right."""
+    for match in _SCANNER.finditer(text):
+        kind = match.lastgroup
+        if kind == "email":
+            yield "email", match.start(), match.end()
+        elif kind == "spoken":
+            yield "phone", match.start(), match.end()
+        elif kind == "run":
+            for start, end in _phone_spans_in_run(match.group(), match.start(), regions):
+                yield "phone", start, end
+
+
+def redact_text(text: str, *, regions: tuple[str, ...] = DEFAULT_REGIONS) -> str:
+    """``text`` with every phone number and email replaced by ``[phone]`` / ``[email]``."""
+    if not text or not isinstance(text, str):
+        return text
+    pieces: list[str] = []
+    position = 0
+    for kind, start, end in _findings(text, regions):
+        pieces.append(text[position:start])
+        pieces.append(PHONE_TOKEN if kind == "phone" else EMAIL_TOKEN)
+        position = end
+    if position == 0:
+        return text
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def _scalars(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """(path, text) of every string inside ``value``; mapping keys count as text too."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            key_path = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str):
+                yield f"{key_path} (key)", key
+            yield from _scalars(item, key_path)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for index, item in enumerate(value):
+            yield from _scalars(item, f"{path}[{index}]")
+    elif isinstance(value, bytes | bytearray):
+        yield path, bytes(value).decode("utf-8", errors="replace")
+    elif value is None or isinstance(value, bool | int | float | date | datetime):
+        return  # numbers are counts and sizes by convention; dates are not identifiers
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        yield from _scalars(dataclasses.asdict(value), path)
+    else:
+        yield path, str(value)
+
+
+def _locate(value: Any, regions: tuple[str, ...]) -> list[tuple[str, str]]:
+    findings: list[tuple[str, str]] = []
+    for path, text in _scalars(value, ""):
+        kinds = sorted({kind for kind, _, _ in _findings(text, regions)})
+        findings.extend((kind, path) for kind in kinds)
+    return findings
+
+
+def find_personal_data(value: Any, *, regions: tuple[str, ...] = DEFAULT_REGIONS) -> list[str]:
+    """Kinds of personal data (``email``, ``phone``) found anywhere in ``value``, sorted."""
+    return sorted({kind for kind, _ in _locate(value, regions)})
+
+
+def assert_no_personal_data(
+    value: Any, context: str = "value", *, regions: tuple[str, ...] = DEFAULT_REGIONS
+) -> None:
+    """Raise ``PersonalDataError`` (a ``ValueError``) naming the kind and path of each finding.
+
+    The message carries the path (``details.reason``) and the kind, never the value itself.
+    """
+    findings = _locate(value, regions)
+    if findings:
+        raise PersonalDataError(context, findings)
+
+
+def redact_value(value: Any, *, regions: tuple[str, ...] = DEFAULT_REGIONS) -> Any:
+    """A copy of a JSON-like value with every string (keys included) redacted."""
+    if isinstance(value, str):
+        return redact_text(value, regions=regions)
+    if isinstance(value, Mapping):
+        return {
+            (redact_text(k, regions=regions) if isinstance(k, str) else k): redact_value(
+                v, regions=regions
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(redact_value(v, regions=regions) for v in value)
+    return value
