@@ -34,7 +34,7 @@ typecheck: setup
 	$(VENV)/bin/mypy
 
 validate: setup
-	$(VENV)/bin/dagster definitions validate -w workspace.yaml
+	DAGSTER_HOME=$$(mktemp -d) $(VENV)/bin/dagster definitions validate -w workspace.yaml
 
 check: lint typecheck validate
 

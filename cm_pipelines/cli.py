@@ -8,9 +8,10 @@ import pkgutil
 import click
 
 from cm_pipelines import commands
+from cm_pipelines.cli_errors import RedactingGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RedactingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cm() -> None:
     """Call Manager compliance data platform."""
 

@@ -80,8 +80,7 @@ def _postgres_or_fail() -> sa.Engine:
     return engine
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+def _fresh_postgres_database() -> Iterator[str]:
     """A fresh, empty database on the local PostgreSQL server, dropped afterwards."""
     admin = _postgres_or_fail()
     name = f"cm_test_{uuid.uuid4().hex[:12]}"
@@ -105,6 +104,12 @@ def postgres_url() -> Iterator[str]:
             )
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the local PostgreSQL server, dropped afterwards."""
+    yield from _fresh_postgres_database()
 
 
 @pytest.fixture
@@ -158,3 +163,9 @@ def s3_store(s3_endpoint: str) -> ObjectStoreResource:
 def s3_versioned_store(s3_endpoint: str) -> ObjectStoreResource:
     bucket = make_bucket(s3_endpoint, versioned=True)
     return ObjectStoreResource(url=f"s3://{bucket}/cm", s3_endpoint_url=s3_endpoint)
+
+
+@pytest.fixture
+def second_postgres_url() -> Iterator[str]:
+    """Another fresh database, e.g. for Dagster's own storage beside the warehouse."""
+    yield from _fresh_postgres_database()

@@ -5,7 +5,6 @@ Each asset reads its landing files through the object store, hands the bytes to 
 quarantined with a reason, source file and line — nothing is silently dropped.
 """
 
-
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from cm_pipelines.assets.ingestion_support import (
 )
 from cm_pipelines.domain.ai_outputs import AiOutputFormatError, parse_ai_output
 from cm_pipelines.domain.cdr import read_cdr_csv
-from cm_pipelines.domain.crm_links import parse_crm_links
+from cm_pipelines.domain.crm_links import CrmLinksFormatError, parse_crm_links
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.domain.transcripts import TranscriptFormatError, parse_transcript
 from cm_pipelines.domain.wav import WavFormatError, read_wav_header
@@ -479,7 +478,15 @@ def crm_links(
         if not object_store.exists(path):
             continue
         files_read += 1
-        result = parse_crm_links(object_store.read_bytes(path), path, tenant.country)
+        try:
+            result = parse_crm_links(object_store.read_bytes(path), path, tenant.country)
+        except CrmLinksFormatError as exc:
+            quarantined.append(
+                QuarantineEntry(
+                    path, None, exc.reason_code, "CRM links file could not be read", None, tenant_id
+                )
+            )
+            continue
         quarantined.extend(
             QuarantineEntry(
                 q.source_file, q.line_number, q.reason_code, q.detail, q.raw_record, tenant_id
@@ -529,7 +536,9 @@ def crm_links(
         )
         frame = frame.loc[~duplicated]
     with warehouse.begin() as connection:
-        inserted = replace_live_partition(connection, tables.crm_links, day, tenants.keys(), frame, key)
+        inserted = replace_live_partition(
+            connection, tables.crm_links, day, tenants.keys(), frame, key
+        )
         reasons = replace_quarantine(
             connection, "crm_links", day_key, quarantined, context.run.run_id
         )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,7 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from cm_pipelines.domain.phone_numbers import ANONYMOUS_TOKENS, _parse_party, normalise_values
+from cm_pipelines.domain.phone_numbers import (
+    ANONYMOUS_TOKENS,
+    normalise_values,
+    parse_party_uncached,
+)
 from cm_pipelines.domain.quarantine import QuarantinedRow
 from cm_pipelines.domain.tenants import Tenant
 
@@ -173,7 +177,9 @@ def parse_caller_name(clid: str) -> str | None:
 def userfield_value(userfield: str, key: str) -> str | None:
     """Value of ``key=...`` in a userfield such as ``campaign=q4;crm=hubspot:contact/1``."""
     match = re.search(_USERFIELD.format(key=re.escape(key)), userfield)
-    return match.group("value") or None if match else None
+    if match is None:
+        return None
+    return match.group("value") or None
 
 
 # ---------------------------------------------------------------- line splitting
@@ -313,6 +319,16 @@ def _userfield_column(userfield: pa.Array, key: str) -> pa.Array:
     return pc.if_else(pc.equal(value, ""), pa.scalar(None, pa.string()), value)
 
 
+def _on_distinct(
+    column: pa.ChunkedArray | pa.Array, derive: Callable[[pa.Array], pa.Array]
+) -> pa.Array:
+    """Apply a regex-heavy derivation once per distinct value: clids and userfields repeat."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)
+    return pc.take(derive(encoded.dictionary), encoded.indices)
+
+
 def _caller_names(clid: pa.Array) -> pa.Array:
     extracted = pc.extract_regex(clid, _CLID)
     quoted = extracted.field("quoted")
@@ -397,6 +413,7 @@ def read_cdr_csv(data: bytes, source_file: str, tenants: Mapping[str, Tenant]) -
     lengths = np.fromiter(map(len, parse_lines), dtype=np.int64, count=len(parse_lines))
     candidates = np.flatnonzero(lengths > 0)
 
+    wrong_count: dict[int, int]
     if len(candidates) == 0:
         table = pa.table({name: pa.array([], pa.string()) for name in CDR_FIELDS})
         row_lines, wrong_count = np.empty(0, dtype=np.int64), {}
@@ -453,13 +470,15 @@ def _validate_and_build(
     repeated = keys.duplicated(keep="first").to_numpy()
     if repeated.any():
         keys["line"] = row_lines[candidates] + 1
-        first_line = keys.groupby(["accountcode", "uniqueid"], sort=False)["line"].transform(
-            "first"
+        first_line = (
+            keys.groupby(["accountcode", "uniqueid"], sort=False)["line"]
+            .transform("first")
+            .to_numpy()
         )
         for position in np.flatnonzero(repeated).tolist():
             refused[int(row_lines[candidates[position]])] = (
                 "duplicate_uniqueid",
-                _DETAIL_DUPLICATE.format(line=int(first_line.iloc[position])),
+                _DETAIL_DUPLICATE.format(line=int(first_line[position])),
             )
     kept = candidates[~repeated]
 
@@ -510,14 +529,16 @@ def _build_calls(
         "billsec_s": integers["billsec"].take(take),
         "disposition": rows["disposition"],
         **{name: pa.array(values, pa.string()) for name, values in numbers.items()},
-        "caller_name": _caller_names(rows["clid"].combine_chunks()),
+        "caller_name": _on_distinct(rows["clid"], _caller_names),
         "dcontext": rows["dcontext"],
         "channel": rows["channel"],
         "dstchannel": rows["dstchannel"],
         "lastapp": rows["lastapp"],
         "userfield": userfield,
-        "campaign_id": _userfield_column(userfield, "campaign"),
-        "crm_ref": _userfield_column(userfield, "crm"),
+        "campaign_id": _on_distinct(
+            userfield, lambda values: _userfield_column(values, "campaign")
+        ),
+        "crm_ref": _on_distinct(userfield, lambda values: _userfield_column(values, "crm")),
         "direction": pa.array(
             _directions(numbers["src_kind"], numbers["dst_kind"], dcontext), pa.string()
         ),
@@ -625,8 +646,8 @@ def read_cdr_csv_naive(
             refuse("duplicate_uniqueid", _DETAIL_DUPLICATE.format(line=first_seen[key]))
             continue
         first_seen[key] = number
-        src = _parse_party(record["src"], tenant.country)
-        dst = _parse_party(record["dst"], tenant.country)
+        src = parse_party_uncached(record["src"], tenant.country)
+        dst = parse_party_uncached(record["dst"], tenant.country)
         rows.append(
             {
                 "tenant_id": record["accountcode"],

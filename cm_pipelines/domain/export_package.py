@@ -146,7 +146,9 @@ def mask_segments(
     return [
         {
             **dict(segment),
-            "text": mask_text(str(segment.get("text") or ""), country, subject_phones, subject_emails),
+            "text": mask_text(
+                str(segment.get("text") or ""), country, subject_phones, subject_emails
+            ),
         }
         for segment in segments
     ]
@@ -280,7 +282,9 @@ def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
 
 
-def encrypt_package(zip_bytes: bytes, associated_id: str, key: bytes | None = None) -> SealedPackage:
+def encrypt_package(
+    zip_bytes: bytes, associated_id: str, key: bytes | None = None
+) -> SealedPackage:
     """``MAGIC | len(id) | id | nonce | ciphertext+tag``; the id (the request id) is
     authenticated, so a package cannot be passed off as another request's."""
     key = key or new_key()
@@ -310,7 +314,9 @@ def decrypt_package(sealed: bytes, key: bytes) -> tuple[str, bytes]:
     try:
         plaintext = AESGCM(key).decrypt(nonce, ciphertext, header)
     except Exception as exc:  # cryptography raises InvalidTag without a message
-        raise PackageError("the key does not open this package, or the package was altered") from exc
+        raise PackageError(
+            "the key does not open this package, or the package was altered"
+        ) from exc
     return header[len(MAGIC) + 1 :].decode("utf-8"), plaintext
 
 

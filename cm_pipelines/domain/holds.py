@@ -49,7 +49,9 @@ def _target(hold: Mapping[str, Any]) -> str:
     scope = hold.get("scope")
     column = {"call": "call_id", "phone": "e164", "email": "email"}.get(str(scope))
     if column is None:
-        raise HoldRowError(f"legal hold {hold.get('hold_id')}: unknown scope (expected call|phone|email)")
+        raise HoldRowError(
+            f"legal hold {hold.get('hold_id')}: unknown scope (expected call|phone|email)"
+        )
     value = hold.get(column)
     if not isinstance(value, str) or not value:
         raise HoldRowError(f"legal hold {hold.get('hold_id')}: scope {scope} without its {column}")

@@ -21,6 +21,8 @@ from typing import Any
 
 import phonenumbers
 
+from cm_pipelines.domain import identifiers
+
 PHONE_TOKEN = "[phone]"
 EMAIL_TOKEN = "[email]"
 PERSONAL_DATA_KINDS: tuple[str, ...] = ("email", "phone")
@@ -56,6 +58,12 @@ _SCANNER = re.compile(
     re.IGNORECASE,
 )
 _DIGITS_OF_GROUP = re.compile(r"\d+")
+_NUMBER_WORD = re.compile(
+    rf"\b(?:{_DIGIT_WORD}|double|triple|hundred|thousand|nought|ten|eleven|twelve|twenty|thirty"
+    r"|forty|fifty|sixty|seventy|eighty|ninety)\b",
+    re.IGNORECASE,
+)
+_SPOKEN_REGIONS = 4  # the tenant countries; the matcher costs a pass over the text per region
 
 
 class PersonalDataError(ValueError):
@@ -141,8 +149,8 @@ def _phone_spans_in_run(run: str, offset: int, regions: tuple[str, ...]) -> list
     return spans
 
 
-def _findings(text: str, regions: tuple[str, ...]) -> Iterator[tuple[str, int, int]]:
-    """(kind, start, end) of every email and phone number in ``text``, left to right."""
+def _spans(text: str, regions: tuple[str, ...]) -> Iterator[tuple[str, int, int]]:
+    """Raw (kind, start, end) findings of every detector; they may overlap."""
     for match in _SCANNER.finditer(text):
         kind = match.lastgroup
         if kind == "email":
@@ -152,6 +160,28 @@ def _findings(text: str, regions: tuple[str, ...]) -> Iterator[tuple[str, int, i
         elif kind == "run":
             for start, end in _phone_spans_in_run(match.group(), match.start(), regions):
                 yield "phone", start, end
+    # The identifier finder used by DSAR locate knows spoken emails ("jane dot doe at example
+    # dot com") and mixed spoken numbers ("oh 491 570 156", "double five"); its matcher is slow,
+    # so it only runs where a number word appears at all.
+    for email in identifiers.find_emails(text):
+        yield "email", email.start, email.end
+    if _NUMBER_WORD.search(text):
+        for region in regions[:_SPOKEN_REGIONS]:
+            for phone in identifiers.find_phone_numbers(text, region):
+                yield "phone", phone.start, phone.end
+
+
+def _findings(text: str, regions: tuple[str, ...]) -> list[tuple[str, int, int]]:
+    """(kind, start, end) of every email and phone number in ``text``: overlaps merged, in order."""
+    merged: list[tuple[str, int, int]] = []
+    for kind, start, end in sorted(_spans(text, regions), key=lambda span: (span[1], -span[2])):
+        if merged and start < merged[-1][2]:
+            last_kind, last_start, last_end = merged[-1]
+            longer = kind if end - start > last_end - last_start else last_kind
+            merged[-1] = (longer, last_start, max(last_end, end))
+        else:
+            merged.append((kind, start, end))
+    return merged
 
 
 def redact_text(text: str, *, regions: tuple[str, ...] = DEFAULT_REGIONS) -> str:

@@ -5,6 +5,7 @@ linked to call records that failed them. Metadata carries counts only, never sam
 """
 
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -47,7 +48,7 @@ def _day_calls(warehouse: WarehouseResource, day: date) -> pd.DataFrame:
 
 def _result(outcomes: dict[str, ExpectationOutcome], rows: int) -> dg.AssetCheckResult:
     failed = sum(outcome.unexpected_count for outcome in outcomes.values() if not outcome.success)
-    metadata: dict[str, object] = {"rows_checked": rows, "failing_rows": failed}
+    metadata: dict[str, Any] = {"rows_checked": rows, "failing_rows": failed}
     for label, outcome in outcomes.items():
         metadata[f"{label}_unexpected"] = outcome.unexpected_count
     return dg.AssetCheckResult(
@@ -237,7 +238,7 @@ def evaluate_recordings_linked(
                 sa.select(q.source_file).where(q.asset == "recordings", q.partition_key == day_key)
             )
         }
-    landed = []
+    landed: list[str] = []
     for tenant_id in platform_config.tenants_by_id():
         prefix = f"{landing.day_prefixes('recordings')}/{tenant_id}/{day_key}"
         landed.extend(item.path for item in object_store.list_files(prefix))

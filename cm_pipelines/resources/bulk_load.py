@@ -49,12 +49,63 @@ def bulk_insert(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame)
     frame = _coerce_for_table(table, frame, columns)
     if connection.dialect.name == "postgresql":
         return _copy_postgresql(connection, table, frame, columns)
+    if connection.dialect.name == "sqlite":
+        return _executemany_sqlite(connection, table, frame, columns)
     inserted = 0
     statement = sa.insert(table)
     for start in range(0, len(frame), SQLITE_CHUNK_ROWS):
         chunk = frame.iloc[start : start + SQLITE_CHUNK_ROWS]
         connection.execute(statement, _records(chunk))
         inserted += len(chunk)
+    return inserted
+
+
+def _sqlite_values(table: sa.Table, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Pre-render values the way SQLAlchemy's SQLite types store them, column by column
+    (vectorised), so the driver's executemany needs no per-value Python type processing."""
+    rendered = {}
+    for name in columns:
+        column_type = table.c[name].type
+        values = frame[name]
+        if isinstance(column_type, sa.DateTime):
+            stamps = pd.to_datetime(values, utc=bool(column_type.timezone))
+            if column_type.timezone:
+                stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+            rendered[name] = stamps.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        elif isinstance(column_type, sa.Date):
+            rendered[name] = pd.to_datetime(values).dt.strftime("%Y-%m-%d")
+        elif isinstance(column_type, sa.JSON):
+            rendered[name] = values.map(
+                lambda value: None if value is None else json.dumps(value, sort_keys=True)
+            )
+        elif isinstance(column_type, sa.Boolean):
+            rendered[name] = values.map(lambda value: None if value is None else int(bool(value)))
+        else:
+            rendered[name] = values
+    result = pd.DataFrame(rendered).astype(object)
+    return result.where(pd.notna(result), None)
+
+
+def _executemany_sqlite(
+    connection: sa.Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str]
+) -> int:
+    """One prepared INSERT with ``?`` placeholders, executed for every row: bound parameters
+    only; the statement names identifiers from table metadata, never data."""
+    preparer = connection.dialect.identifier_preparer
+    column_list = ", ".join(preparer.quote(name) for name in columns)
+    placeholders = ", ".join("?" for _ in columns)
+    insert_sql = f"INSERT INTO {preparer.format_table(table)} ({column_list}) VALUES ({placeholders})"
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    cursor: Any = raw.cursor()
+    inserted = 0
+    try:
+        for start in range(0, len(frame), SQLITE_CHUNK_ROWS):
+            chunk = _sqlite_values(table, frame.iloc[start : start + SQLITE_CHUNK_ROWS], columns)
+            cursor.executemany(insert_sql, list(chunk.itertuples(index=False, name=None)))
+            inserted += len(chunk)
+    finally:
+        cursor.close()
     return inserted
 
 
@@ -81,6 +132,9 @@ def _copy_postgresql(
     copy_sql = f"COPY {preparer.format_table(table)} ({column_list}) FROM STDIN WITH (FORMAT csv)"
     raw = connection.connection.dbapi_connection
     assert raw is not None
-    with raw.cursor() as cursor:
+    cursor: Any = raw.cursor()
+    try:
         cursor.copy_expert(copy_sql, buffer)
+    finally:
+        cursor.close()
     return len(frame)

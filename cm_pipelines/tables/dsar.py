@@ -96,6 +96,10 @@ dsar_plan_items = sa.Table(
     sa.Column("tenant_id", sa.String(64), nullable=False),
     sa.Column("action", sa.String(24), nullable=False),
     sa.Column("basis", sa.String(300), nullable=True),  # set when the item is exempted
+    sa.Column("call_id", sa.String(64), nullable=True),
+    # What execution needs after the source rows changed: object paths, keyed hashes of the
+    # subject's numbers on a call, the downstream recipient. Never a raw identifier.
+    sa.Column("details", JsonDocument, nullable=False),
     sa.Column("executed_at", UtcDateTime, nullable=True),
     sa.Column("run_id", sa.String(64), nullable=True),
 )
@@ -107,6 +111,7 @@ dsar_erasure_outbox = sa.Table(
     sa.Column("request_id", sa.String(64), nullable=False),
     sa.Column("tenant_id", sa.String(64), nullable=False),
     sa.Column("recipient", sa.String(64), nullable=False),  # downstream system, e.g. a CRM
+    sa.Column("task", sa.String(16), nullable=False),  # erase | rectify | restrict
     sa.Column("record_refs", JsonDocument, nullable=False),  # the recipient's record ids
     sa.Column("status", sa.String(16), nullable=False),  # pending | sent | confirmed
     sa.Column("created_at", UtcDateTime, nullable=False),

@@ -406,3 +406,14 @@ def test_failing_blocking_check_stops_downstream_assets(local_resources) -> None
     result = ingest_day(local_resources, DAY)
     assert not result.success
     assert _rows(warehouse, tables.recordings) == []
+
+
+def test_an_unreadable_crm_file_is_quarantined_whole_and_the_day_still_lands(local_resources) -> None:
+    store, warehouse = local_resources["object_store"], local_resources["warehouse"]
+    _land_day(store)
+    store.write_bytes(landing.crm_links_file("acme-au", DAY), b"wrong,header\n1,2\n")
+    result = ingest_day(local_resources, DAY)
+    assert result.success
+    assert _rows(warehouse, tables.crm_links) == []
+    crm_quarantine = [q for q in _rows(warehouse, tables.quarantine) if q["asset"] == "crm_links"]
+    assert len(crm_quarantine) == 1 and crm_quarantine[0]["source_line"] is None

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -49,7 +49,7 @@ def test_receptionist_note_with_offset_is_converted_to_utc() -> None:
 
 def test_naive_timestamp_is_taken_as_utc() -> None:
     output = parse_ai_output(ai_document(created_at="2026-11-20T09:20:00"))
-    assert output.created_at == datetime(2026, 11, 20, 9, 20, tzinfo=timezone.utc)
+    assert output.created_at == datetime(2026, 11, 20, 9, 20, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,9 @@ def test_crm_links_are_parsed_and_normalised() -> None:
     result = parse_crm_links(data, "crm_links.csv", "AU")
     assert result.quarantined == []
     assert result.links == [
-        CrmLink("1763630102.421", "hubspot", "contact/90125", "+61491570156", "jane.doe@example.com", 2),
+        CrmLink(
+            "1763630102.421", "hubspot", "contact/90125", "+61491570156", "jane.doe@example.com", 2
+        ),
         CrmLink("1763638200.452", "salesforce", "003,xyz", "+61355504567", None, 3),
         CrmLink("1763632964.433", "pipedrive", "7", None, None, 4),
     ]

@@ -110,7 +110,10 @@ def test_reads_the_asterisk_shapes(reader) -> None:
             uniqueid="5",
         ),
         cdr_line(
-            accountcode="beta-us", src="anonymous", dst="2001", clid='"Anonymous" <anonymous>',
+            accountcode="beta-us",
+            src="anonymous",
+            dst="2001",
+            clid='"Anonymous" <anonymous>',
             uniqueid="6",
         ),
     ]
@@ -122,17 +125,32 @@ def test_reads_the_asterisk_shapes(reader) -> None:
     assert calls["tenant_id"].tolist() == ["acme-au"] * 4 + ["beta-us"] * 2
     assert calls["src_e164"].tolist()[0] == "+61491570156"
     assert calls["src_kind"].tolist() == [
-        "e164", "extension", "extension", "e164", "e164", "anonymous"
+        "e164",
+        "extension",
+        "extension",
+        "e164",
+        "e164",
+        "anonymous",
     ]
     assert calls["dst_kind"].tolist() == [
-        "extension", "e164", "extension", "extension", "e164", "extension"
+        "extension",
+        "e164",
+        "extension",
+        "extension",
+        "e164",
+        "extension",
     ]
     assert calls.loc[3, "src_e164"] == "+61355504567"
     assert calls.loc[4, "src_e164"] == "+12125550147"
     assert calls.loc[4, "dst_e164"] == "+18005550199"
     assert calls.loc[1, "src_extension"] == "1004"
     assert calls["direction"].tolist() == [
-        "inbound", "outbound", "internal", "inbound", "outbound", "inbound"
+        "inbound",
+        "outbound",
+        "internal",
+        "inbound",
+        "outbound",
+        "inbound",
     ]
     assert calls.loc[0, "caller_name"] == "Smith, J"
     assert calls.loc[3, "caller_name"] == 'O"Brien, Mary "Mo"'
@@ -353,7 +371,7 @@ def _random_cdr_file(seed: int, rows: int) -> bytes:
     au = [f"04{rng.randrange(10**8):08d}" for _ in range(40)] + ["0255501234", "+61 3 5550 4567"]
     us = ["2125550147", "12125550147", "18005550199", "+1 (212) 555-0147"]
     odd = ["", "anonymous", "Restricted", "1004", "2001", "0123", "abc", "+999", "1"]
-    names = ["Smith, J", 'O"Brien', "Reception", "", "Zoë, \"the\" one", "Anonymous"]
+    names = ["Smith, J", 'O"Brien', "Reception", "", 'Zoë, "the" one', "Anonymous"]
     contexts = ["from-pstn", "from-internal", "outbound", "from-trunk", "macro-dial"]
     userfields = ["", "campaign=q4", "crm=hubspot:contact/1", "campaign=a;crm=sf:lead/2", "x=y"]
     lines: list[str] = []
@@ -408,3 +426,12 @@ def test_fast_reader_matches_naive_reader_on_generated_files(seed: int) -> None:
     assert set(result.calls["direction"]) >= {"inbound", "outbound", "internal", "unknown"}
     lines = set(result.calls["source_line"]) | {row.line_number for row in result.quarantined}
     assert len(lines) == len(result.calls) + len(result.quarantined)
+
+
+def test_bom_on_a_refused_first_line_in_a_clean_file() -> None:
+    lines = ['"acme-au","0491570156"', cdr_line(uniqueid="1"), '"acme-au"']
+    data = b"\xef\xbb\xbf" + build(lines)
+    result = parse_both(data)
+    assert reasons(result) == [(1, "wrong_field_count"), (3, "wrong_field_count")]
+    assert result.quarantined[0].raw_record == lines[0]
+    assert result.calls["source_line"].tolist() == [2]

@@ -81,7 +81,9 @@ def test_transcript_text_masks_other_people_but_keeps_the_subject() -> None:
     assert "jane.doe@example.com" in masked
     assert "0412 345 678" not in masked and "kim.lee@example.org" not in masked
     assert "[phone]" in masked and "[email]" in masked
-    segments = mask_segments([{"speaker": "spk_1", "text": "call 0412 345 678"}], "AU", SUBJECT, SUBJECT_EMAILS)
+    segments = mask_segments(
+        [{"speaker": "spk_1", "text": "call 0412 345 678"}], "AU", SUBJECT, SUBJECT_EMAILS
+    )
     assert segments == [{"speaker": "spk_1", "text": "call [phone]"}]
 
 

@@ -57,13 +57,13 @@ def test_normalise_party(raw: str, country: str, expected: PartyNumber) -> None:
 
 def test_normalise_distinct_parses_each_distinct_string_once(monkeypatch) -> None:
     calls: list[tuple[str, str]] = []
-    original = phone_numbers._parse_party
+    original = phone_numbers.parse_party_uncached
 
     def counting(raw: str, country: str) -> PartyNumber:
         calls.append((raw, country))
         return original(raw, country)
 
-    monkeypatch.setattr(phone_numbers, "_parse_party", counting)
+    monkeypatch.setattr(phone_numbers, "parse_party_uncached", counting)
     phone_numbers._parse_party_cached.cache_clear()
     raws = ["0491570156", "1004", "0491570156", "anonymous", "1004", "0491570156"]
     result = normalise_distinct(raws, "AU")

@@ -71,7 +71,13 @@ def whisper_document(**overrides: Any) -> dict[str, Any]:
     document: dict[str, Any] = {
         "text": " Hello, I'm calling about my invoice. Call me on 03 5550 4567.",
         "segments": [
-            {"id": 0, "seek": 0, "start": 0.0, "end": 3.2, "text": " Hello, I'm calling about my invoice."},
+            {
+                "id": 0,
+                "seek": 0,
+                "start": 0.0,
+                "end": 3.2,
+                "text": " Hello, I'm calling about my invoice.",
+            },
             {"id": 1, "seek": 0, "start": 3.2, "end": 9.8, "text": " Call me on 03 5550 4567."},
         ],
         "language": "en",
@@ -174,8 +180,14 @@ def test_whisper_without_segments_or_language() -> None:
         (encode({"segments": [], "language": "en"}), "missing_text"),
         (encode(whisper_document(text=None)), "missing_text"),
         (encode(whisper_document(segments={"0": SECRET})), "bad_segment"),
-        (encode(whisper_document(segments=[{"start": 2, "end": 1, "text": SECRET}])), "bad_segment"),
-        (encode(whisper_document(segments=[{"start": "a", "end": 1, "text": SECRET}])), "bad_segment"),
+        (
+            encode(whisper_document(segments=[{"start": 2, "end": 1, "text": SECRET}])),
+            "bad_segment",
+        ),
+        (
+            encode(whisper_document(segments=[{"start": "a", "end": 1, "text": SECRET}])),
+            "bad_segment",
+        ),
         (encode(whisper_document(segments=[{"start": 0, "end": 1, "text": 3}])), "bad_segment"),
         (b'{"text": "x", "segments": [{"start": NaN, "end": 1, "text": "y"}]}', "bad_segment"),
     ],

@@ -18,7 +18,7 @@ down_revision = "0004_dsar"
 branch_labels = None
 depends_on = None
 
-GENESIS_HASH = "0" * 64
+GENESIS_HASH = "0" * 64  # spelled out in the trigger bodies below
 
 SQLITE_TRIGGERS = {
     "audit_log_no_update": """
@@ -33,11 +33,11 @@ SQLITE_TRIGGERS = {
             SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused');
         END
     """,
-    "audit_log_extends_head": f"""
+    "audit_log_extends_head": """
         CREATE TRIGGER audit_log_extends_head BEFORE INSERT ON audit_log
         WHEN NEW.seq IS NOT COALESCE((SELECT MAX(seq) FROM audit_log), 0) + 1
           OR NEW.prev_hash IS NOT COALESCE(
-                (SELECT entry_hash FROM audit_log WHERE seq = NEW.seq - 1), '{GENESIS_HASH}')
+                (SELECT entry_hash FROM audit_log WHERE seq = NEW.seq - 1), '0000000000000000000000000000000000000000000000000000000000000000')
         BEGIN
             SELECT RAISE(ABORT, 'audit_log insert does not extend the chain head');
         END
@@ -53,7 +53,7 @@ POSTGRES_UPGRADE = [
     END
     $$
     """,
-    f"""
+    """
     CREATE FUNCTION audit_log_check_head() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         head_seq bigint;
@@ -62,7 +62,7 @@ POSTGRES_UPGRADE = [
         SELECT seq, entry_hash INTO head_seq, head_hash
             FROM audit_log ORDER BY seq DESC LIMIT 1;
         IF NEW.seq IS DISTINCT FROM COALESCE(head_seq, 0) + 1
-           OR NEW.prev_hash IS DISTINCT FROM COALESCE(head_hash, '{GENESIS_HASH}') THEN
+           OR NEW.prev_hash IS DISTINCT FROM COALESCE(head_hash, '0000000000000000000000000000000000000000000000000000000000000000') THEN
             RAISE EXCEPTION 'audit_log insert does not extend the chain head'
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;

@@ -1,0 +1,624 @@
+"""What retention decides about, read from the warehouse: every artefact of every record type,
+the call parties and CRM contacts that holds match on, the holds and the policy versions.
+
+Shared by the ``retention_states`` asset, the purge plan and its guard, ``cm retention plan``
+and the benchmark, so they all decide the same way. Frames carry personal columns (party
+numbers, CRM contacts) only as long as hold matching needs them; nothing read here is logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from cm_pipelines.audit import append_audit
+from cm_pipelines.domain.holds import calls_under_hold, number_records_under_hold
+from cm_pipelines.domain.keyed_hash import keyed_hash
+from cm_pipelines.domain.retention import (
+    ARTEFACT_COLUMNS,
+    PolicyBook,
+    PolicyVersion,
+    compute_states,
+    versions_to_record,
+)
+from cm_pipelines.domain.tenants import Tenant
+from cm_pipelines.tables import calls as call_tables
+from cm_pipelines.tables import dncr as dncr_tables
+from cm_pipelines.tables import dsar as dsar_tables
+from cm_pipelines.tables.retention import (
+    legal_holds,
+    retention_policy_versions,
+    retention_tombstones,
+)
+
+SYSTEM_ACTOR = "system:retention"
+
+
+@dataclass
+class Inventory:
+    """Every artefact (``ARTEFACT_COLUMNS``) plus what holds are matched against."""
+
+    artefacts: pd.DataFrame
+    calls: pd.DataFrame  # tenant_id, call_id, call_date, src_e164, dst_e164
+    contacts: pd.DataFrame  # tenant_id, call_id, contact_e164, contact_email
+    number_records: pd.DataFrame  # tenant_id, record_type, artefact_id, e164, e164_hash, event_date
+    holds: list[dict[str, Any]]
+
+
+def _frame(connection: sa.Connection, query: sa.Select, columns: Sequence[str]) -> pd.DataFrame:
+    rows = connection.execute(query).all()
+    return pd.DataFrame.from_records(rows, columns=list(columns))
+
+
+def _scoped(query: sa.Select, table: sa.Table, tenant_ids: Collection[str] | None) -> sa.Select:
+    if tenant_ids is None:
+        return query
+    return query.where(table.c.tenant_id.in_(sorted(tenant_ids)))
+
+
+def _as_date(values: pd.Series) -> pd.Series:
+    """Dates from DATE, DATETIME or ISO text columns (SQLite returns text for some)."""
+    return pd.to_datetime(values, errors="coerce", utc=True).dt.tz_localize(None).dt.normalize()
+
+
+def _artefact_frame(
+    tenant_id: pd.Series,
+    record_type: str,
+    artefact_id: pd.Series,
+    call_id: pd.Series | None,
+    basis_date: pd.Series,
+    purged: pd.Series,
+    object_path: pd.Series | None = None,
+    object_sha256: pd.Series | None = None,
+) -> pd.DataFrame:
+    count = len(tenant_id)
+    empty = pd.Series([None] * count, index=tenant_id.index, dtype=object)
+    return pd.DataFrame(
+        {
+            "tenant_id": tenant_id.astype(str).to_numpy(),
+            "record_type": record_type,
+            "artefact_id": artefact_id.astype(str).to_numpy(),
+            "call_id": (call_id if call_id is not None else empty).to_numpy(),
+            "basis_date": basis_date.to_numpy(),
+            "purged": purged.astype(bool).to_numpy(),
+            "object_path": (object_path if object_path is not None else empty).to_numpy(),
+            "object_sha256": (object_sha256 if object_sha256 is not None else empty).to_numpy(),
+            "hold_ids": "",
+        }
+    )
+
+
+def _call_lineage(
+    connection: sa.Connection, tenant_ids: Collection[str] | None
+) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    calls_t = call_tables.calls
+    calls = _frame(
+        connection,
+        _scoped(
+            sa.select(
+                calls_t.c.tenant_id,
+                calls_t.c.call_id,
+                calls_t.c.call_date,
+                calls_t.c.src_e164,
+                calls_t.c.dst_e164,
+                calls_t.c.deleted_at,
+            ),
+            calls_t,
+            tenant_ids,
+        ),
+        ["tenant_id", "call_id", "call_date", "src_e164", "dst_e164", "deleted_at"],
+    )
+    calls["call_date"] = _as_date(calls["call_date"])
+    call_dates = calls.set_index(["tenant_id", "call_id"])["call_date"]
+    parts = [
+        _artefact_frame(
+            calls["tenant_id"],
+            "call_logs",
+            calls["call_id"],
+            calls["call_id"],
+            calls["call_date"],
+            calls["deleted_at"].notna(),
+        )
+    ]
+
+    def lineage_basis(frame: pd.DataFrame) -> pd.Series:
+        """The call's date; the artefact's own partition day when its call is unknown."""
+        index = pd.MultiIndex.from_frame(frame[["tenant_id", "call_id"]])
+        from_call = pd.Series(call_dates.reindex(index).to_numpy(), index=frame.index)
+        return from_call.fillna(_as_date(frame["partition_date"]))
+
+    for record_type, table in (
+        ("recordings", call_tables.recordings),
+        ("transcripts", call_tables.transcripts),
+    ):
+        frame = _frame(
+            connection,
+            _scoped(
+                sa.select(
+                    table.c.tenant_id,
+                    table.c.call_id,
+                    table.c.partition_date,
+                    table.c.object_path,
+                    table.c.sha256,
+                    table.c.deleted_at,
+                ),
+                table,
+                tenant_ids,
+            ),
+            ["tenant_id", "call_id", "partition_date", "object_path", "sha256", "deleted_at"],
+        )
+        parts.append(
+            _artefact_frame(
+                frame["tenant_id"],
+                record_type,
+                frame["call_id"],
+                frame["call_id"],
+                lineage_basis(frame),
+                frame["deleted_at"].notna(),
+                frame["object_path"],
+                frame["sha256"],
+            )
+        )
+    ai = call_tables.ai_outputs
+    frame = _frame(
+        connection,
+        _scoped(
+            sa.select(
+                ai.c.tenant_id,
+                ai.c.call_id,
+                ai.c.kind,
+                ai.c.partition_date,
+                ai.c.object_path,
+                ai.c.sha256,
+                ai.c.deleted_at,
+            ),
+            ai,
+            tenant_ids,
+        ),
+        ["tenant_id", "call_id", "kind", "partition_date", "object_path", "sha256", "deleted_at"],
+    )
+    parts.append(
+        _artefact_frame(
+            frame["tenant_id"],
+            "ai_summaries",
+            frame["call_id"].astype(str) + "#" + frame["kind"].astype(str),
+            frame["call_id"],
+            lineage_basis(frame),
+            frame["deleted_at"].notna(),
+            frame["object_path"],
+            frame["sha256"],
+        )
+    )
+    crm = call_tables.crm_links
+    links = _frame(
+        connection,
+        _scoped(
+            sa.select(
+                crm.c.id,
+                crm.c.tenant_id,
+                crm.c.call_id,
+                crm.c.partition_date,
+                crm.c.contact_e164,
+                crm.c.contact_email,
+                crm.c.deleted_at,
+            ),
+            crm,
+            tenant_ids,
+        ),
+        [
+            "id",
+            "tenant_id",
+            "call_id",
+            "partition_date",
+            "contact_e164",
+            "contact_email",
+            "deleted_at",
+        ],
+    )
+    parts.append(
+        _artefact_frame(
+            links["tenant_id"],
+            "crm_links",
+            links["id"],
+            links["call_id"],
+            lineage_basis(links),
+            links["deleted_at"].notna(),
+        )
+    )
+    contacts = links.loc[:, ["tenant_id", "call_id", "contact_e164", "contact_email"]]
+    return parts, calls.drop(columns=["deleted_at"]), contacts
+
+
+def _number_records(
+    connection: sa.Connection, tenant_ids: Collection[str] | None
+) -> tuple[list[pd.DataFrame], pd.DataFrame]:
+    wash = dncr_tables.wash_results
+    washed = _frame(
+        connection,
+        _scoped(
+            sa.select(
+                wash.c.id,
+                wash.c.tenant_id,
+                wash.c.e164,
+                wash.c.e164_hash,
+                wash.c.washed_at,
+                wash.c.deleted_at,
+            ),
+            wash,
+            tenant_ids,
+        ),
+        ["id", "tenant_id", "e164", "e164_hash", "washed_at", "deleted_at"],
+    )
+    blocked_t = dncr_tables.blocked_calls
+    blocked = _frame(
+        connection,
+        _scoped(
+            sa.select(
+                blocked_t.c.id,
+                blocked_t.c.tenant_id,
+                blocked_t.c.e164_hash,
+                blocked_t.c.decided_at,
+                blocked_t.c.deleted_at,
+            ),
+            blocked_t,
+            tenant_ids,
+        ),
+        ["id", "tenant_id", "e164_hash", "decided_at", "deleted_at"],
+    )
+    washed_on, blocked_on = _as_date(washed["washed_at"]), _as_date(blocked["decided_at"])
+    parts = [
+        _artefact_frame(
+            washed["tenant_id"],
+            "wash_results",
+            washed["id"],
+            None,
+            washed_on,
+            washed["deleted_at"].notna(),
+        ),
+        _artefact_frame(
+            blocked["tenant_id"],
+            "blocked_calls",
+            blocked["id"],
+            None,
+            blocked_on,
+            blocked["deleted_at"].notna(),
+        ),
+    ]
+    numbers = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "tenant_id": washed["tenant_id"],
+                    "record_type": "wash_results",
+                    "artefact_id": washed["id"].astype(str),
+                    "e164": washed["e164"],
+                    "e164_hash": washed["e164_hash"],
+                    "event_date": washed_on,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "tenant_id": blocked["tenant_id"],
+                    "record_type": "blocked_calls",
+                    "artefact_id": blocked["id"].astype(str),
+                    "e164": None,
+                    "e164_hash": blocked["e164_hash"],
+                    "event_date": blocked_on,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    return parts, numbers
+
+
+CLOSED_DSAR_STATES = ("completed", "refused")
+
+
+def _dsar_case_files(
+    connection: sa.Connection, tenant_ids: Collection[str] | None
+) -> list[pd.DataFrame]:
+    """A closed DSAR case: the request row (with its certificate object) and any export left.
+
+    The retention clock starts when the case closed. ``dsar_requests`` has no ``deleted_at``: a
+    case file is purged when its tombstone exists.
+    """
+    requests_t = getattr(dsar_tables, "dsar_requests", None)
+    certificates_t = getattr(dsar_tables, "dsar_certificates", None)
+    exports_t = getattr(dsar_tables, "dsar_exports", None)
+    if requests_t is None or certificates_t is None or exports_t is None:
+        return []
+    closed_on = sa.func.coalesce(requests_t.c.completed_at, requests_t.c.updated_at)
+    requests = _frame(
+        connection,
+        _scoped(
+            sa.select(
+                requests_t.c.request_id,
+                requests_t.c.tenant_id,
+                closed_on,
+                certificates_t.c.object_path,
+                certificates_t.c.sha256,
+            )
+            .select_from(
+                requests_t.outerjoin(
+                    certificates_t, certificates_t.c.request_id == requests_t.c.request_id
+                )
+            )
+            .where(requests_t.c.state.in_(CLOSED_DSAR_STATES)),
+            requests_t,
+            tenant_ids,
+        ),
+        ["request_id", "tenant_id", "closed_on", "object_path", "sha256"],
+    )
+    if requests.empty:
+        return []
+    requests["closed_on"] = _as_date(requests["closed_on"])
+    tombstoned = {
+        row[0]
+        for row in connection.execute(
+            sa.select(retention_tombstones.c.artefact_id).where(
+                retention_tombstones.c.record_type == "dsar_case_files"
+            )
+        )
+    }
+    request_ids = "request:" + requests["request_id"].astype(str)
+    parts = [
+        _artefact_frame(
+            requests["tenant_id"],
+            "dsar_case_files",
+            request_ids,
+            None,
+            requests["closed_on"],
+            request_ids.isin(tombstoned),
+            requests["object_path"],
+            requests["sha256"],
+        )
+    ]
+    exports = _frame(
+        connection,
+        _scoped(
+            sa.select(
+                exports_t.c.id,
+                exports_t.c.request_id,
+                exports_t.c.tenant_id,
+                exports_t.c.object_path,
+                exports_t.c.sha256,
+                exports_t.c.deleted_at,
+            ).where(exports_t.c.request_id.in_(sorted(set(requests["request_id"])))),
+            exports_t,
+            tenant_ids,
+        ),
+        ["id", "request_id", "tenant_id", "object_path", "sha256", "deleted_at"],
+    )
+    if not exports.empty:
+        closed = requests.drop_duplicates("request_id").set_index("request_id")["closed_on"]
+        parts.append(
+            _artefact_frame(
+                exports["tenant_id"],
+                "dsar_case_files",
+                "export:" + exports["id"].astype(str),
+                None,
+                exports["request_id"].map(closed),
+                exports["deleted_at"].notna(),
+                exports["object_path"],
+                exports["sha256"],
+            )
+        )
+    return parts
+
+
+def load_holds(
+    connection: sa.Connection,
+    tenant_ids: Collection[str] | None = None,
+    *,
+    include_released: bool = False,
+) -> list[dict[str, Any]]:
+    query = _scoped(sa.select(legal_holds), legal_holds, tenant_ids).order_by(
+        legal_holds.c.created_at, legal_holds.c.hold_id
+    )
+    if not include_released:
+        query = query.where(legal_holds.c.released_at.is_(None))
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def load_inventory(
+    connection: sa.Connection, tenant_ids: Collection[str] | None = None
+) -> Inventory:
+    """Every artefact of ``tenant_ids`` (all tenants when None), with hold ids not yet attached."""
+    parts, calls, contacts = _call_lineage(connection, tenant_ids)
+    number_parts, numbers = _number_records(connection, tenant_ids)
+    parts.extend(number_parts)
+    parts.extend(_dsar_case_files(connection, tenant_ids))
+    non_empty = [part for part in parts if not part.empty]
+    artefacts = (
+        pd.concat(non_empty, ignore_index=True)
+        if non_empty
+        else pd.DataFrame(columns=list(ARTEFACT_COLUMNS))
+    )
+    return Inventory(artefacts, calls, contacts, numbers, load_holds(connection, tenant_ids))
+
+
+def attach_holds(inventory: Inventory, hash_number: Callable[[str], str]) -> pd.DataFrame:
+    """The artefacts with ``hold_ids`` filled: a call-level hold keeps the call's whole lineage,
+    a phone hold also keeps the number's wash results and blocked-call records."""
+    artefacts = inventory.artefacts.copy()
+    artefacts["hold_ids"] = ""
+    if not inventory.holds or artefacts.empty:
+        return artefacts
+    by_call = calls_under_hold(inventory.holds, inventory.calls, inventory.contacts)
+    if not by_call.empty:
+        lineage = artefacts["call_id"].notna()
+        keys = pd.MultiIndex.from_frame(artefacts.loc[lineage, ["tenant_id", "call_id"]])
+        held = by_call.set_index(["tenant_id", "call_id"])["hold_ids"].reindex(keys)
+        artefacts.loc[lineage, "hold_ids"] = held.fillna("").to_numpy()
+    by_number = number_records_under_hold(
+        inventory.holds, inventory.number_records, hash_number
+    )
+    if not by_number.empty:
+        keys_columns = ["tenant_id", "record_type", "artefact_id"]
+        numbered = artefacts["record_type"].isin(["wash_results", "blocked_calls"])
+        keys = pd.MultiIndex.from_frame(artefacts.loc[numbered, keys_columns])
+        held = by_number.set_index(keys_columns)["hold_ids"].reindex(keys)
+        artefacts.loc[numbered, "hold_ids"] = held.fillna("").to_numpy()
+    return artefacts
+
+
+def load_policy_versions(connection: sa.Connection) -> list[PolicyVersion]:
+    t = retention_policy_versions
+    return [
+        PolicyVersion(
+            row.tenant_id,
+            row.record_type,
+            int(row.version),
+            int(row.retention_days),
+            row.effective_from
+            if isinstance(row.effective_from, date)
+            else date.fromisoformat(str(row.effective_from)),
+            row.source,
+        )
+        for row in connection.execute(
+            sa.select(
+                t.c.tenant_id,
+                t.c.record_type,
+                t.c.version,
+                t.c.retention_days,
+                t.c.effective_from,
+                t.c.source,
+            )
+        )
+    ]
+
+
+def sync_policy_versions(
+    connection: sa.Connection,
+    tenants: Sequence[Tenant],
+    *,
+    as_of: date,
+    actor: str = SYSTEM_ACTOR,
+    run_id: str | None = None,
+    config_sha256: str | None = None,
+) -> list[PolicyVersion]:
+    """Record the versions the tenants file implies (first versions, changed days); audited."""
+    new = versions_to_record(tenants, load_policy_versions(connection), as_of)
+    now = datetime.now(UTC)
+    for version in new:
+        connection.execute(
+            sa.insert(retention_policy_versions).values(
+                tenant_id=version.tenant_id,
+                record_type=version.record_type,
+                version=version.version,
+                retention_days=version.retention_days,
+                effective_from=version.effective_from,
+                source=version.source,
+                config_sha256=config_sha256,
+                recorded_at=now,
+                recorded_by=actor,
+                run_id=run_id,
+            )
+        )
+        append_audit(
+            connection,
+            actor=actor,
+            action="retention.policy_version_recorded",
+            tenant_id=version.tenant_id,
+            object_refs={"policy_version": version.id},
+            details={
+                "record_type": version.record_type,
+                "retention_days": version.retention_days,
+                "effective_from": version.effective_from.isoformat(),
+                "source": version.source,
+            },
+            run_id=run_id,
+        )
+    return new
+
+
+def record_operator_policy(
+    connection: sa.Connection,
+    *,
+    tenant_id: str,
+    record_type: str,
+    retention_days: int,
+    effective_from: date,
+    actor: str,
+    run_id: str | None = None,
+) -> PolicyVersion:
+    """A version an operator records (never retroactive: ``effective_from`` not in the past)."""
+    if effective_from < datetime.now(UTC).date():
+        raise ValueError("a policy version cannot take effect in the past")
+    if retention_days < 0:
+        raise ValueError("retention days must be >= 0")
+    existing = [
+        v
+        for v in load_policy_versions(connection)
+        if v.tenant_id == tenant_id and v.record_type == record_type
+    ]
+    version = PolicyVersion(
+        tenant_id,
+        record_type,
+        max((v.version for v in existing), default=0) + 1,
+        retention_days,
+        effective_from,
+        "operator",
+    )
+    connection.execute(
+        sa.insert(retention_policy_versions).values(
+            tenant_id=tenant_id,
+            record_type=record_type,
+            version=version.version,
+            retention_days=retention_days,
+            effective_from=effective_from,
+            source="operator",
+            config_sha256=None,
+            recorded_at=datetime.now(UTC),
+            recorded_by=actor,
+            run_id=run_id,
+        )
+    )
+    append_audit(
+        connection,
+        actor=actor,
+        action="retention.policy_version_recorded",
+        tenant_id=tenant_id,
+        object_refs={"policy_version": version.id},
+        details={
+            "record_type": record_type,
+            "retention_days": retention_days,
+            "effective_from": effective_from.isoformat(),
+            "source": "operator",
+        },
+        run_id=run_id,
+    )
+    return version
+
+
+def number_hasher(key: bytes) -> Callable[[str], str]:
+    cache: dict[str, str] = {}
+
+    def hash_number(e164: str) -> str:
+        if e164 not in cache:
+            cache[e164] = keyed_hash(e164, key)
+        return cache[e164]
+
+    return hash_number
+
+
+def current_states(
+    connection: sa.Connection,
+    *,
+    as_of: date,
+    hash_key: bytes,
+    tenant_ids: Collection[str] | None = None,
+    extra_versions: Sequence[PolicyVersion] = (),
+) -> tuple[pd.DataFrame, PolicyBook]:
+    """Every artefact's state on ``as_of`` from the recorded policy versions (plus
+    ``extra_versions``, which a dry run uses for changes not recorded yet)."""
+    book = PolicyBook([*load_policy_versions(connection), *extra_versions])
+    inventory = load_inventory(connection, tenant_ids)
+    artefacts = attach_holds(inventory, number_hasher(hash_key))
+    return compute_states(artefacts, book, as_of), book
