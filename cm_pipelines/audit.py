@@ -195,7 +195,7 @@ def verify_warehouse_chain(
 
 def anchor_path(anchor: ChainAnchor) -> str:
     """Object-store path of one recorded head (sorted by seq when listed)."""
-    return f"{ANCHORS_DIR}/{anchor.seq:012d}_{anchor.entry_hash[:16]}.json"
+    return f"{ANCHORS_DIR}/head-{anchor.seq:012d}-{anchor.entry_hash[:16]}.json"
 
 
 def record_anchor(

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
+import sqlalchemy as sa
 
 DEMO_DAYS = 3
 
@@ -48,8 +49,206 @@ def ingest_calls(context: DemoContext) -> str:
     return f"ingestion: {total} call records over {len(context.days)} call days"
 
 
+def verify_and_overview(context: DemoContext) -> str:
+    """Last step: verify the audit chain every other step wrote to, then render the overview."""
+    result = run_and_require(context, "trust_daily_job")
+    found: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        if materialization is not None:
+            found[materialization.asset_key.to_user_string()] = {
+                key: value.value for key, value in materialization.metadata.items()
+            }
+    chain, overview = found["audit_chain"], found["compliance_overview"]
+    if not chain["ok"]:
+        raise DemoStepFailed(f"audit chain broken: {chain['verdict']}")
+    return (
+        f"trust: audit chain intact ({chain['entries_checked']} entries, head anchored); "
+        f"overview of {overview['tenants']} tenants: {overview['open_dsars']} open DSARs "
+        f"({overview['overdue_dsars']} overdue), {overview['active_holds']} active holds"
+    )
+
+
+DSAR_DEMO_TYPES = (
+    "access",
+    "portability",
+    "restriction",
+    "rectification",
+    "objection",
+    "withdraw_consent",
+    "erasure",  # last: it removes data the others read
+)
+
+
+def fulfil_dsars(context: DemoContext) -> str:
+    """One data-subject request of each type on the world's subjects, verified and fulfilled
+    through ``dsar_fulfillment_job``; export keys are received in memory and dropped."""
+    from cm_pipelines.assets.dsar import JOB_NAME, REQUEST_TAG, fulfilment_run_config
+    from cm_pipelines.commands.dsar import submit_request
+    from cm_pipelines.dsar import key_handoff
+    from cm_pipelines.dsar import requests_store as store
+    from cm_pipelines.resources import WarehouseResource
+
+    subjects = list(context.world.subjects)
+    if not subjects:
+        raise DemoStepFailed("the generated world has no DSAR subjects")
+    warehouse = WarehouseResource()
+    counts: dict[str, int] = {"packages": 0, "erased": 0, "exempted": 0}
+    for index, request_type in enumerate(DSAR_DEMO_TYPES):
+        person = subjects[index % len(subjects)]
+        extra = {}
+        if request_type == "rectification":
+            extra = {"new_email": f"corrected.{index}@example.org"}
+        submitted = submit_request(
+            tenant=person["tenant_id"],
+            request_type=request_type,
+            identifiers=[("phone", person["e164"]), ("email", person["email"])],
+            submitted_by="demo",
+            **extra,
+        )
+        request_id = submitted["request_id"]
+        with warehouse.begin() as connection:
+            store.verify_request(
+                connection, request_id, method="demo_identity_check", verified_by="demo"
+            )
+        with key_handoff.expect_key(request_id) as receiver:
+            run_and_require(
+                context,
+                JOB_NAME,
+                run_config=fulfilment_run_config(request_id),
+                tags={REQUEST_TAG: request_id, "cm/trigger": "demo"},
+            )
+        counts["packages"] += int(receiver.key is not None)
+        if request_type == "erasure":
+            with warehouse.connect() as connection:
+                located = store.store_results(connection, request_id)["locate"]
+            counts["erased"] = sum(v["acted"] for v in located.values())
+            counts["exempted"] = sum(v["exempted"] for v in located.values())
+    return (
+        f"dsar: {len(DSAR_DEMO_TYPES)} requests completed (one of each type); "
+        f"{counts['packages']} encrypted packages; erasure acted on {counts['erased']} records, "
+        f"{counts['exempted']} exempted, certificate written"
+    )
+
+
+RETENTION_DEMO_TENANT = "gamma-sg"
+
+
+def retention_states_hold_and_purge(context: DemoContext) -> str:
+    """Retention states, then a policy change (recordings kept 1 day from today, an operator
+    version) so the generated days fall due, a legal hold on one due call, and a purge: the
+    circuit breaker refuses the first attempt, an audited operator override lets it through."""
+    from cm_pipelines import settings
+    from cm_pipelines.assets.retention_holds import add_hold
+    from cm_pipelines.assets.retention_inventory import record_operator_policy
+    from cm_pipelines.instance import run_job
+    from cm_pipelines.resources import PlatformConfigResource, WarehouseResource
+    from cm_pipelines.tables.calls import recordings
+
+    def metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
+        for event in result.get_asset_materialization_events():
+            materialization = event.materialization
+            if materialization is not None and materialization.asset_key.path[-1] == asset:
+                return {key: value.value for key, value in materialization.metadata.items()}
+        return {}
+
+    states = metadata_of(run_and_require(context, "retention_states_job"), "retention_states")
+    warehouse = WarehouseResource()
+    tenant = PlatformConfigResource().tenants_by_id()[RETENTION_DEMO_TENANT]
+    today = datetime.now(UTC).date()
+    with warehouse.begin() as connection:
+        version = record_operator_policy(
+            connection,
+            tenant_id=tenant.id,
+            record_type="recordings",
+            retention_days=1,
+            effective_from=today,
+            actor="demo",
+        )
+        oldest = connection.execute(
+            sa.select(recordings.c.call_id)
+            .where(recordings.c.tenant_id == tenant.id, recordings.c.deleted_at.is_(None))
+            .order_by(recordings.c.partition_date, recordings.c.call_id)
+            .limit(1)
+        ).scalar()
+        if oldest is not None:
+            add_hold(
+                connection,
+                tenant,
+                call_id=oldest,
+                reason="demo: complaint under investigation",
+                actor="demo",
+                hash_key=settings.identifier_hash_key(),
+            )
+    config = {"tenant": tenant.id}
+    first = run_job(
+        "retention_purge_job",
+        instance=context.instance,
+        run_config={"ops": {"retention_purge_plan": {"config": config}}},
+        tags={"cm/actor": "demo", "cm/trigger": "demo"},
+    )
+    refused = False
+    result = first
+    if not first.success:
+        guard = [e for e in first.get_asset_check_evaluations() if not e.passed]
+        if not guard:
+            raise DemoStepFailed(f"retention_purge_job failed (run {first.run_id})")
+        refused = True
+        config.update(
+            override_reason="demo: first purge after shortening the recordings policy",
+            override_by="demo",
+        )
+        result = run_and_require(
+            context,
+            "retention_purge_job",
+            run_config={"ops": {"retention_purge_plan": {"config": config}}},
+            tags={"cm/actor": "demo", "cm/trigger": "demo"},
+        )
+    proof = metadata_of(result, "retention_proof_of_deletion")
+    by_state = states.get("by_state", {})
+    return (
+        f"retention: {states.get('artefacts', 0)} artefacts "
+        f"({by_state.get('active', 0)} active, {by_state.get('due', 0)} due), "
+        f"{states.get('due_next_30_days', 0)} due within 30 days; policy {version.id} "
+        f"(1 day) applied; {'breaker refused, override audited; ' if refused else ''}"
+        f"purged {proof.get('purged', 0)} artefacts ({proof.get('objects_deleted', 0)} objects), "
+        f"{1 if oldest is not None else 0} held call kept; proof {proof.get('proof_path', '-')}"
+    )
+
+
+def refresh_registries_and_wash(context: DemoContext) -> str:
+    """Refresh every registry from the generated files (full download, wash results), ingest
+    consents and wash every campaign list; counts only."""
+    from cm_pipelines.assets.dncr import refresh_run_config, wash_run_config
+
+    refreshed = run_and_require(
+        context, "dncr_registry_refresh_job", run_config=refresh_run_config()
+    )
+    promoted = 0
+    washed: dict[str, Any] = {}
+    for event in refreshed.get_asset_materialization_events():
+        item = event.asset_materialization
+        if item and item.asset_key.path == ["dncr_registry_promotion"]:
+            promoted = int(item.metadata["promoted_count"].value)  # type: ignore[arg-type]
+    result = run_and_require(context, "dncr_wash_job", run_config=wash_run_config())
+    for event in result.get_asset_materialization_events():
+        item = event.asset_materialization
+        if item and item.asset_key.path == ["dncr_wash_results"]:
+            washed = {key: value.value for key, value in item.metadata.items()}
+    return (
+        f"dncr: {promoted} registry versions promoted; {washed.get('campaigns', 0)} campaign lists "
+        f"washed: {washed.get('numbers', 0)} numbers, {washed.get('allowed', 0)} allowed, "
+        f"{washed.get('blocked', 0)} blocked"
+    )
+
+
 DEMO_STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("ingest call days", ingest_calls),
+    ("fulfil a data-subject request of each type", fulfil_dsars),
+    ("refresh do-not-call registries, wash campaign lists", refresh_registries_and_wash),
+    ("retention states, a legal hold and a guarded purge", retention_states_hold_and_purge),
+    # keep last: it verifies the chain every step above appended to
+    ("verify audit log, render compliance overview", verify_and_overview),
 ]
 
 

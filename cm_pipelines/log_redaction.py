@@ -64,10 +64,13 @@ def _redacting_factory(previous: Callable[..., logging.LogRecord]) -> Callable[.
 
 def _wrap_serializable_error_info() -> None:
     """Failed steps keep ``message`` of their exception in the event log: mask it there too."""
+    import inspect
+
     from dagster_shared.error import SerializableErrorInfo
 
-    current = SerializableErrorInfo.__dict__.get("from_traceback")
-    if current is None or getattr(current, _MARKER, False):
+    # ``@record`` rebuilds the class, so the classmethod lives on a base: look it up statically.
+    current = inspect.getattr_static(SerializableErrorInfo, "from_traceback", None)
+    if not isinstance(current, classmethod) or getattr(current, _MARKER, False):
         return
     original = current.__func__
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cm_pipelines.jobs import call_ingestion_job
+from cm_pipelines.jobs import call_ingestion_job, trust_daily_job
 
 PLATFORM_TIMEZONE = "UTC"
 
@@ -16,4 +16,85 @@ call_ingestion_schedule = dg.build_schedule_from_partitioned_job(
     description="Ingests the previous call day after the PBXs rotate their CDR files.",
 )
 
-ALL_SCHEDULES: list = [call_ingestion_schedule]
+trust_daily_schedule = dg.ScheduleDefinition(
+    name="trust_daily_schedule",
+    job=trust_daily_job,
+    cron_schedule="30 6 * * *",
+    execution_timezone=PLATFORM_TIMEZONE,
+    description="Daily audit-chain verification and compliance overview, after the night's purges.",
+)
+
+ALL_SCHEDULES: list = [call_ingestion_schedule, trust_daily_schedule]
+
+from cm_pipelines.jobs import retention_purge_job, retention_states_job  # noqa: E402
+
+retention_states_schedule = dg.ScheduleDefinition(
+    name="retention_states_schedule",
+    job=retention_states_job,
+    cron_schedule="0 5 * * *",
+    execution_timezone=PLATFORM_TIMEZONE,
+    description="Daily retention states and 7/30-day forecasts, after the night's purge.",
+)
+
+
+@dg.schedule(
+    name="retention_purge_schedule",
+    job=retention_purge_job,
+    cron_schedule="30 2 * * *",
+    execution_timezone=PLATFORM_TIMEZONE,
+    description="Nightly guarded purge; skipped while a previous purge run is still in flight.",
+)
+def retention_purge_schedule(context: dg.ScheduleEvaluationContext):
+    in_flight = context.instance.get_run_records(
+        filters=dg.RunsFilter(
+            job_name=retention_purge_job.name,
+            statuses=[
+                dg.DagsterRunStatus.QUEUED,
+                dg.DagsterRunStatus.NOT_STARTED,
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED,
+            ],
+        ),
+        limit=1,
+    )
+    if in_flight:
+        return dg.SkipReason("a retention purge run is still in flight; the next run resumes it")
+    return dg.RunRequest(tags={"cm/trigger": "schedule", "cm/actor": "schedule"})
+
+
+ALL_SCHEDULES += [retention_states_schedule, retention_purge_schedule]
+
+from cm_pipelines.jobs import dsar_sla_job  # noqa: E402
+
+dsar_sla_schedule = dg.ScheduleDefinition(
+    name="dsar_sla_schedule",
+    job=dsar_sla_job,
+    cron_schedule="5 * * * *",
+    execution_timezone=PLATFORM_TIMEZONE,
+    description="Hourly: open data-subject requests by days left; fails its check when overdue.",
+)
+
+ALL_SCHEDULES += [dsar_sla_schedule]
+
+from cm_pipelines.jobs import dncr_registry_refresh_job  # noqa: E402
+from cm_pipelines.resources.configuration import PlatformConfigResource  # noqa: E402
+
+
+@dg.schedule(
+    name="dncr_registry_refresh_schedule",
+    job=dncr_registry_refresh_job,
+    cron_schedule="15 7 * * *",
+    execution_timezone=PLATFORM_TIMEZONE,
+    description="Daily registry refresh, one run per registry so a bad file holds back only its own.",
+)
+def dncr_registry_refresh_schedule(
+    context: dg.ScheduleEvaluationContext, platform_config: PlatformConfigResource
+):
+    from cm_pipelines.assets.dncr import refresh_run_requests
+
+    scheduled = context.scheduled_execution_time
+    day = scheduled.date().isoformat() if scheduled else "manual"
+    return refresh_run_requests(platform_config, day)
+
+
+ALL_SCHEDULES += [dncr_registry_refresh_schedule]

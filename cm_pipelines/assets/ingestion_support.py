@@ -35,6 +35,28 @@ def partition_day(partition_key: str) -> date:
     return date.fromisoformat(partition_key)
 
 
+def advisory_lock_key(scope: str, partition_key: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL advisory locks, one per (scope, partition)."""
+    digest = hashlib.blake2b(f"cm:{scope}:{partition_key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def lock_partition(connection: sa.Connection, partition_key: str, scope: str = "ingestion") -> None:
+    """Make concurrent writers of one partition take turns until this transaction ends.
+
+    Two runs replacing the same call day at once would each delete only what they can see and
+    insert their own rows: duplicated quarantine rows, primary-key failures. On PostgreSQL a
+    transaction-scoped advisory lock makes the second writer wait for the first to commit, then
+    replace what it wrote (READ COMMITTED: each statement sees the latest commit). SQLite write
+    transactions already begin IMMEDIATE (``resources.warehouse``): one writer at a time.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:key)"),
+            {"key": advisory_lock_key(scope, partition_key)},
+        )
+
+
 def replace_quarantine(
     connection: sa.Connection,
     asset_name: str,
@@ -43,6 +65,7 @@ def replace_quarantine(
     run_id: str | None,
 ) -> Counter[str]:
     """Quarantine of one asset partition is replaced as a whole, like the partition itself."""
+    lock_partition(connection, partition_key)
     connection.execute(
         sa.delete(quarantine).where(
             quarantine.c.asset == asset_name, quarantine.c.partition_key == partition_key
@@ -57,11 +80,14 @@ def replace_quarantine(
                     "asset": asset_name,
                     "partition_key": partition_key,
                     "tenant_id": entry.tenant_id,
-                    "source_file": entry.source_file,
+                    "source_file": entry.source_file[:512],  # a hostile name must not fail the day
                     "source_line": entry.source_line,
                     "reason_code": entry.reason_code,
                     "detail": entry.detail[:500],
-                    "raw_record": entry.raw_record,
+                    # PostgreSQL text cannot hold NUL: keep it visible as an escape, stored inertly
+                    "raw_record": entry.raw_record.replace("\x00", "\\x00")
+                    if entry.raw_record
+                    else entry.raw_record,
                     "run_id": run_id,
                     "created_at": now,
                 }
@@ -84,6 +110,7 @@ def replace_live_partition(
     Rows that retention purged or a DSAR erased (``deleted_at`` or ``erased_at`` set) are kept
     as they are: re-ingesting a day must never resurrect data that was deleted on purpose.
     """
+    lock_partition(connection, partition_date.isoformat())
     tenant_list = sorted(set(tenant_ids))
     if not tenant_list:
         return 0
@@ -94,7 +121,9 @@ def replace_live_partition(
     connection.execute(sa.delete(table).where(scope, live))
     if frame.empty:
         return 0
-    kept = connection.execute(sa.select(*[table.c[name] for name in key_columns]).where(scope)).all()
+    kept = connection.execute(
+        sa.select(*[table.c[name] for name in key_columns]).where(scope)
+    ).all()
     if kept:
         kept_keys = pd.MultiIndex.from_tuples([tuple(row) for row in kept], names=list(key_columns))
         frame_keys = pd.MultiIndex.from_frame(frame.loc[:, list(key_columns)].astype(str))

@@ -56,7 +56,9 @@ def add_hold(
     hash_key: bytes,
 ) -> str:
     """Store a hold on one call, number or address of ``tenant``; returns its id."""
-    given = [name for name, value in (("call", call_id), ("phone", phone), ("email", email)) if value]
+    given = [
+        name for name, value in (("call", call_id), ("phone", phone), ("email", email)) if value
+    ]
     if len(given) != 1:
         raise HoldRequestError("give exactly one of --call, --phone or --email")
     scope = given[0]

@@ -50,9 +50,28 @@ class Inventory:
     holds: list[dict[str, Any]]
 
 
-def _frame(connection: sa.Connection, query: sa.Select, columns: Sequence[str]) -> pd.DataFrame:
-    rows = connection.execute(query).all()
+def rows_frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+    return pd.DataFrame.from_records([tuple(row) for row in rows], columns=list(columns))
+
+
+def fetch_frame(
+    connection: sa.Connection, query: sa.Select, columns: Sequence[str]
+) -> pd.DataFrame:
+    """A frame straight from the DBAPI cursor: building SQLAlchemy rows first, then a frame,
+    costs ~1.5x on a million rows. Values are the driver's own (SQLite dates stay ISO text;
+    callers parse dates with ``pandas.to_datetime``)."""
+    result = connection.execute(query)
+    cursor = result.cursor
+    rows = cursor.fetchall() if cursor is not None else result.all()
+    if not rows:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
     return pd.DataFrame.from_records(rows, columns=list(columns))
+
+
+def _frame(connection: sa.Connection, query: sa.Select, columns: Sequence[str]) -> pd.DataFrame:
+    return fetch_frame(connection, query, columns)
 
 
 def _scoped(query: sa.Select, table: sa.Table, tenant_ids: Collection[str] | None) -> sa.Select:
@@ -456,9 +475,7 @@ def attach_holds(inventory: Inventory, hash_number: Callable[[str], str]) -> pd.
         keys = pd.MultiIndex.from_frame(artefacts.loc[lineage, ["tenant_id", "call_id"]])
         held = by_call.set_index(["tenant_id", "call_id"])["hold_ids"].reindex(keys)
         artefacts.loc[lineage, "hold_ids"] = held.fillna("").to_numpy()
-    by_number = number_records_under_hold(
-        inventory.holds, inventory.number_records, hash_number
-    )
+    by_number = number_records_under_hold(inventory.holds, inventory.number_records, hash_number)
     if not by_number.empty:
         keys_columns = ["tenant_id", "record_type", "artefact_id"]
         numbered = artefacts["record_type"].isin(["wash_results", "blocked_calls"])

@@ -1,6 +1,5 @@
 """The tenants table, loaded from the validated tenants YAML."""
 
-
 import json
 from datetime import UTC, datetime
 

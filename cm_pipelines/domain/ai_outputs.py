@@ -9,6 +9,10 @@ from typing import Any
 
 AI_OUTPUT_KINDS: tuple[str, ...] = ("summary", "receptionist_note")
 _REQUIRED = ("call_id", "kind", "model", "created_at", "text")
+_LIMITS = {"call_id": 64, "model": 120, "created_at": 64}  # ai_outputs column widths
+_CONTROL = tuple(chr(code) for code in (*range(0, 9), 11, 12, *range(14, 32), 127))
+_FORBIDDEN = {key: ("\x00",) if key == "text" else _CONTROL for key in _REQUIRED}
+"""Text may hold line breaks, never NUL (PostgreSQL refuses it); ids and labels no controls."""
 
 
 class AiOutputFormatError(ValueError):
@@ -47,7 +51,7 @@ def parse_ai_output(data: bytes) -> AiOutput:
     """Validate ``{"call_id", "kind", "model", "created_at", "text"}``; extra keys are ignored."""
     try:
         document: Any = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise AiOutputFormatError("not_json", "file is not UTF-8 JSON") from None
     if not isinstance(document, dict):
         raise AiOutputFormatError("not_object", "top level is not an object")
@@ -59,6 +63,11 @@ def parse_ai_output(data: bytes) -> AiOutput:
     for key in ("call_id", "model", "created_at"):
         if not document[key].strip():
             raise AiOutputFormatError("missing_field", f"{key} is empty")
+    for key, limit in _LIMITS.items():
+        if len(document[key]) > limit:
+            raise AiOutputFormatError("field_too_long", f"{key} is longer than {limit}")
+    if any(ch in document[key] for key in _REQUIRED for ch in _FORBIDDEN[key]):
+        raise AiOutputFormatError("control_characters", "a field contains control characters")
     if document["kind"] not in AI_OUTPUT_KINDS:
         raise AiOutputFormatError(
             "unknown_kind", f"kind is not one of {', '.join(AI_OUTPUT_KINDS)}"

@@ -120,7 +120,26 @@ _BLANKS = " \t"
 _BOM = b"\xef\xbb\xbf"
 _NO_LINE = -1
 
+_UNIQUEID_SHAPE = r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$"
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+FIELD_LIMITS: dict[str, int] = {
+    "clid": 200,
+    "dcontext": 80,
+    "channel": 120,
+    "dstchannel": 120,
+    "lastapp": 40,
+    "disposition": 32,
+    "userfield": 255,
+}
+"""Widest value a stored field may have: the ``calls`` column widths (PostgreSQL would refuse the
+whole day for one longer value). ``USERFIELD_LIMITS`` bounds the values taken out of userfield."""
+USERFIELD_LIMITS: dict[str, int] = {"campaign": 64, "crm": 128}
+
 _DETAIL_WRONG_COUNT = "expected {expected} fields, found {found}"
+_DETAIL_BAD_UNIQUEID = "uniqueid must be 1-64 letters, digits, '.', '_' or '-' (no leading '.')"
+_DETAIL_CONTROL = "a field contains control characters"
+_DETAIL_TOO_LONG = "a field is longer than the warehouse column that stores it"
 _DETAIL_UNBALANCED = (
     "a quoted field is not closed on this line (line breaks inside fields are not supported)"
 )
@@ -427,7 +446,15 @@ def read_cdr_csv(data: bytes, source_file: str, tenants: Mapping[str, Tenant]) -
             "wrong_field_count",
             _DETAIL_WRONG_COUNT.format(expected=len(CDR_FIELDS), found=found),
         )
-    return _validate_and_build(table, row_lines, refused, lines, source_file, tenants)
+    return _validate_and_build(
+        table,
+        row_lines,
+        refused,
+        lines,
+        source_file,
+        tenants,
+        may_hold_control=_CONTROL_BYTES.search(data) is not None,
+    )
 
 
 def _validate_and_build(
@@ -437,6 +464,7 @@ def _validate_and_build(
     lines: list[bytes],
     source_file: str,
     tenants: Mapping[str, Tenant],
+    may_hold_control: bool = True,
 ) -> CdrParseResult:
     """Vectorised field checks, duplicate detection and output columns for parsed rows."""
     column = {name: table.column(name) for name in CDR_FIELDS}
@@ -450,9 +478,23 @@ def _validate_and_build(
     answer_empty = _to_bool(pc.equal(column["answer"], ""))
     duration, duration_ok = _parse_integers(column["duration"])
     billsec, billsec_ok = _parse_integers(column["billsec"])
+    safe_uniqueid = _to_bool(pc.match_substring_regex(column["uniqueid"], _UNIQUEID_SHAPE))
+    control = np.zeros(table.num_rows, dtype=bool)
+    for name in CDR_FIELDS if may_hold_control else ():
+        control |= _to_bool(pc.match_substring_regex(column[name], _CONTROL))
+    too_long = np.zeros(table.num_rows, dtype=bool)
+    for name, limit in FIELD_LIMITS.items():
+        too_long |= _to_bool(pc.greater(pc.utf8_length(column[name]), limit))
+    userfield_values = column["userfield"].combine_chunks()
+    for key, limit in USERFIELD_LIMITS.items():
+        extracted = _userfield_column(userfield_values, key)
+        too_long |= _to_bool(pc.greater(pc.utf8_length(extracted), limit))
     checks: list[tuple[str, str, np.ndarray]] = [
         ("unknown_tenant", _DETAIL_TENANT, ~known),
         ("missing_uniqueid", _DETAIL_UNIQUEID, ~has_uniqueid),
+        ("bad_uniqueid", _DETAIL_BAD_UNIQUEID, ~safe_uniqueid),
+        ("control_characters", _DETAIL_CONTROL, control),
+        ("field_too_long", _DETAIL_TOO_LONG, too_long),
         ("bad_timestamp", _DETAIL_TIMESTAMP.format(field="start"), ~started_ok),
         ("bad_timestamp", _DETAIL_ANSWER, ~(answered_ok | answer_empty)),
         ("bad_timestamp", _DETAIL_TIMESTAMP.format(field="end"), ~ended_ok),
@@ -620,6 +662,18 @@ def read_cdr_csv_naive(
             continue
         if not record["uniqueid"].strip(_BLANKS):
             refuse("missing_uniqueid", _DETAIL_UNIQUEID)
+            continue
+        if not re.fullmatch(_UNIQUEID_SHAPE[1:-1], record["uniqueid"]):
+            refuse("bad_uniqueid", _DETAIL_BAD_UNIQUEID)
+            continue
+        if any(re.search(_CONTROL, value) for value in fields):
+            refuse("control_characters", _DETAIL_CONTROL)
+            continue
+        if any(len(record[name]) > limit for name, limit in FIELD_LIMITS.items()) or any(
+            len(userfield_value(record["userfield"], key) or "") > limit
+            for key, limit in USERFIELD_LIMITS.items()
+        ):
+            refuse("field_too_long", _DETAIL_TOO_LONG)
             continue
         started = _timestamp_or_none(record["start"])
         if started is None:

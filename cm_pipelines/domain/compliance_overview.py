@@ -8,7 +8,7 @@ date, a hash or a path — never a phone number, email, name or free-text reason
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -75,6 +75,8 @@ class TenantOverview:
 
     tenant_id: str
     name: str
+    local_date: date | None = None
+    """The tenant's own calendar day, which statutory clocks count in (page date if unset)."""
     registries: list[RegistryEvidence] | None = None
     wash_outcomes: dict[tuple[str, str], int] | None = None
     retention_states: dict[str, dict[str, int]] | None = None
@@ -261,7 +263,7 @@ def render_markdown(
             f"## {overview.tenant_id} — {overview.name}",
             "",
             "### Do-not-call registry evidence",
-            *_registry_lines(overview, as_of),
+            *_registry_lines(overview, overview.local_date or as_of),
             "",
             "### Wash outcomes",
             *_wash_lines(overview),
@@ -270,7 +272,7 @@ def render_markdown(
             *_retention_lines(overview),
             "",
             "### Open DSARs",
-            *_dsar_lines(overview, as_of),
+            *_dsar_lines(overview, overview.local_date or as_of),
             "",
             "### Legal holds",
             *_hold_lines(overview),
@@ -285,15 +287,20 @@ def render_markdown(
 
 def summary_counts(overviews: Sequence[TenantOverview], as_of: date) -> dict[str, int]:
     """Platform-wide numbers for the asset's metadata and the run log."""
-    dsars = [d for o in overviews for d in (o.open_dsars or [])]
+    days_left = [
+        d.days_left(o.local_date or as_of) for o in overviews for d in (o.open_dsars or [])
+    ]
     return {
         "tenants": len(overviews),
-        "open_dsars": len(dsars),
-        "overdue_dsars": sum(1 for d in dsars if d.days_left(as_of) < 0),
-        "urgent_dsars": sum(1 for d in dsars if 0 <= d.days_left(as_of) <= DSAR_URGENT_DAYS),
+        "open_dsars": len(days_left),
+        "overdue_dsars": sum(1 for left in days_left if left < 0),
+        "urgent_dsars": sum(1 for left in days_left if 0 <= left <= DSAR_URGENT_DAYS),
         "active_holds": sum(len(o.holds or []) for o in overviews),
         "stale_registries": sum(
-            1 for o in overviews for r in (o.registries or []) if r.status(as_of) == "STALE"
+            1
+            for o in overviews
+            for r in (o.registries or [])
+            if r.status(o.local_date or as_of) == "STALE"
         ),
         "artefacts_due": sum(
             states.get("due", 0)
@@ -305,14 +312,13 @@ def summary_counts(overviews: Sequence[TenantOverview], as_of: date) -> dict[str
 
 def render_chart_png(overviews: Sequence[TenantOverview], as_of: date) -> bytes:
     """Two panels: retention states per tenant (stacked), open DSARs by days left per tenant."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    from matplotlib import pyplot as plt
+    # Agg canvas on a bare Figure: no pyplot global state, no display, safe in any worker.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     tenants = [o.tenant_id for o in overviews]
     figure = Figure(figsize=(11, 4.8), dpi=110)
+    FigureCanvasAgg(figure)
     retention_axes, dsar_axes = figure.subplots(1, 2)
 
     colours = {"active": "#4c78a8", "due": "#f58518", "held": "#b279a2", "purged": "#9d9d9d"}
@@ -331,15 +337,34 @@ def render_chart_png(overviews: Sequence[TenantOverview], as_of: date) -> bytes:
     retention_axes.set_ylabel("artefacts")
     retention_axes.legend(loc="upper right", fontsize=8)
     if not any_state:
-        retention_axes.text(0.5, 0.5, "no states yet", ha="center", transform=retention_axes.transAxes)
+        retention_axes.text(
+            0.5, 0.5, "no states yet", ha="center", transform=retention_axes.transAxes
+        )
 
     plotted = False
     for index, overview in enumerate(overviews):
-        days = [d.days_left(as_of) for d in overview.open_dsars or []]
+        days = [d.days_left(overview.local_date or as_of) for d in overview.open_dsars or []]
         if days:
             plotted = True
-            colours_for = ["#e45756" if d < 0 else "#f58518" if d <= DSAR_URGENT_DAYS else "#54a24b" for d in days]
+            colours_for = [
+                "#e45756" if d < 0 else "#f58518" if d <= DSAR_URGENT_DAYS else "#54a24b"
+                for d in days
+            ]
             dsar_axes.scatter(days, [index] * len(days), c=colours_for, s=60, zorder=3)
+    from matplotlib.lines import Line2D
+
+    dsar_axes.legend(
+        handles=[
+            Line2D([], [], marker="o", linestyle="", color=colour, label=label)
+            for colour, label in (
+                ("#e45756", "overdue"),
+                ("#f58518", f"due within {DSAR_URGENT_DAYS} days"),
+                ("#54a24b", "on time"),
+            )
+        ],
+        loc="upper right",
+        fontsize=8,
+    )
     dsar_axes.axvline(0, color="#e45756", linestyle="--", linewidth=1)
     dsar_axes.axvspan(0, DSAR_URGENT_DAYS, color="#f58518", alpha=0.12)
     dsar_axes.set_yticks(range(len(tenants)), labels=tenants)
@@ -354,9 +379,4 @@ def render_chart_png(overviews: Sequence[TenantOverview], as_of: date) -> bytes:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    plt.close("all")
     return buffer.getvalue()
-
-
-def wash_outcomes_from_rows(rows: Sequence[Mapping[str, object]]) -> dict[tuple[str, str], int]:
-    return {(str(r["decision"]), str(r["reason"])): int(r["count"]) for r in rows}  # type: ignore[call-overload]

@@ -18,6 +18,8 @@ CRM_LINK_COLUMNS: tuple[str, ...] = (
     "contact_email",
 )
 _REQUIRED = ("call_id", "crm_system", "crm_record_id")
+_LIMITS = {"call_id": 64, "crm_system": 64, "crm_record_id": 128, "contact_email": 254}
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EMAIL = re.compile(
     r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+"
@@ -107,6 +109,13 @@ def parse_crm_links(data: bytes, source_file: str, country: str) -> CrmParseResu
         missing = [name for name in _REQUIRED if not values[name]]
         if missing:
             refuse("missing_field", f"{', '.join(missing)} is empty")
+            continue
+        if any(_CONTROL.search(value) for value in values.values()):
+            refuse("control_characters", "a field contains control characters")
+            continue
+        too_long = [name for name, limit in _LIMITS.items() if len(values[name]) > limit]
+        if too_long:
+            refuse("field_too_long", f"{', '.join(too_long)} longer than its warehouse column")
             continue
         contact_e164 = None
         if values["contact_phone"]:

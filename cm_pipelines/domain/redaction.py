@@ -89,8 +89,8 @@ def _is_phone_digits(digits: str, international: bool, regions: tuple[str, ...])
         return True  # "+" and 8-15 digits: written as a phone number, valid or not
     if digits.startswith("00") and _valid("+" + digits[2:]):
         return True
-    if digits.startswith("0") and 9 <= len(digits) <= 12:
-        return True  # national trunk-prefixed form, valid or not
+    if digits.startswith("0") and digits[1] != "0" and 9 <= len(digits) <= 12:
+        return True  # national trunk-prefixed form, valid or not ("00..." is zero padding)
     if len(digits) >= 10 and _valid("+" + digits):
         return True  # E.164 digits without the plus, as wash results write them
     for region in regions:

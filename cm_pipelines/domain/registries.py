@@ -169,7 +169,7 @@ def _validate_entry(entry: Any, path: str, problems: list[str]) -> Registry | No
         id=str(registry_id),
         name=str(name),
         country=str(country),
-        kind=kind,
+        kind=kind,  # type: ignore[arg-type]
         validity_days=int(days),  # type: ignore[arg-type]
         timezone=str(timezone),
         file_format=str(file_format),

@@ -787,7 +787,7 @@ def content_hash(*arrays: np.ndarray, header: str = "") -> str:
         if contiguous.dtype.byteorder == ">":
             contiguous = contiguous.byteswap()
         digest.update(str(contiguous.dtype.str).encode())
-        digest.update(memoryview(contiguous.view(np.uint8)))
+        digest.update(memoryview(contiguous.view(np.uint8)))  # type: ignore[arg-type]
     return digest.hexdigest()
 
 

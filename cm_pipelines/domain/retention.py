@@ -437,7 +437,7 @@ def plan_items(
     *,
     tenant_id: str | None = None,
     object_batch_size: int = MAX_OBJECT_BATCH,
-    row_batch_size: int = 5000,
+    row_batch_size: int = 10_000,
 ) -> pd.DataFrame:
     """The due artefacts in purge order (children first), numbered and cut into batches.
 

@@ -217,18 +217,32 @@ def _parse_whisper(document: dict[str, Any]) -> NormalisedTranscript:
     )
 
 
+MAX_LANGUAGE = 16  # transcripts.language column width
+
+
+def _storable(transcript: NormalisedTranscript) -> NormalisedTranscript:
+    """Refuse what the warehouse cannot hold: NUL characters (PostgreSQL text), long languages."""
+    if transcript.language is not None and len(transcript.language) > MAX_LANGUAGE:
+        raise TranscriptFormatError("bad_language", f"language is longer than {MAX_LANGUAGE}")
+    texts = [transcript.text, *(s.text for s in transcript.segments)]
+    texts += [s.speaker for s in transcript.segments if s.speaker]
+    if any("\x00" in text for text in texts):
+        raise TranscriptFormatError("control_characters", "text contains NUL characters")
+    return transcript
+
+
 def parse_transcript(data: bytes) -> NormalisedTranscript:
     """Detect the engine from the document's shape and normalise it."""
     try:
         document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise TranscriptFormatError("not_json", "file is not UTF-8 JSON") from None
     if not isinstance(document, dict):
         raise TranscriptFormatError("unknown_transcript_format", "top level is not an object")
     if "results" in document:
-        return _parse_aws(document)
+        return _storable(_parse_aws(document))
     if "segments" in document or "text" in document:
-        return _parse_whisper(document)
+        return _storable(_parse_whisper(document))
     raise TranscriptFormatError(
         "unknown_transcript_format", "neither an AWS Transcribe result nor Whisper output"
     )

@@ -114,7 +114,7 @@ def _calls_by_id(
     connection: sa.Connection, tenant_id: str, call_ids: Sequence[str]
 ) -> list[sa.Row]:
     calls = call_tables.calls
-    found = []
+    found: list[sa.Row] = []
     for chunk in _chunks(sorted(call_ids)):
         found.extend(
             connection.execute(
@@ -145,7 +145,7 @@ def _crm_links(connection: sa.Connection, subject: Subject) -> list[sa.Row]:
         links.c.source_line,
     )
     tenant = links.c.tenant_id == subject.tenant_id
-    conditions = []
+    conditions: list[sa.ColumnElement[bool]] = []
     if subject.phones:
         conditions.append(links.c.contact_e164.in_(sorted(subject.phones)))
     if subject.emails:
@@ -168,7 +168,7 @@ def _artefacts(
     columns = [table.c.call_id, table.c.partition_date, table.c.object_path]
     if "kind" in table.c:
         columns.append(table.c.kind)
-    found = []
+    found: list[sa.Row] = []
     for chunk in _chunks(sorted(call_ids)):
         found.extend(
             connection.execute(
@@ -352,7 +352,7 @@ def _text_items(connection: sa.Connection, subject: Subject, skip: set[str]) -> 
                 row.call_id,
                 when,
                 parties,
-                details={"object_path": row.object_path},
+                details={"object_path": row.object_path, "match": MATCH_TEXT},
             )
         )
     return found

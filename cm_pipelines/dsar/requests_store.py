@@ -7,7 +7,7 @@ All three doors (``cm dsar submit``, the launchpad run config, the sensor's sour
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -87,7 +87,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _record(row: Mapping[str, Any]) -> RequestRecord:
+def _record(row: Mapping[str, Any] | sa.RowMapping) -> RequestRecord:
     erased = row["identifiers_erased_at"] is not None
     identifiers = () if erased else tuple(Identifier.from_dict(i) for i in row["identifiers"])
     rectification = Rectification(**(row["rectification"] or {}))
@@ -287,6 +287,41 @@ def set_state(
     )
 
 
+def claim_request(
+    connection: sa.Connection,
+    request_id: str,
+    run_id: str,
+    *,
+    is_run_active: Callable[[str], bool],
+    now: datetime | None = None,
+) -> str:
+    """Make ``run_id`` the one run fulfilling the request: ``started`` (verified -> in progress)
+    or ``resumed`` (an earlier run stopped). Refused while another run is still active, so the
+    sensor and ``cm dsar run`` can never fulfil one request twice at the same time."""
+    now = now or datetime.now(UTC)
+    started = connection.execute(
+        sa.update(dsar_requests)
+        .where(dsar_requests.c.request_id == request_id, dsar_requests.c.state == "verified")
+        .values(state="in_progress", last_run_id=run_id, updated_at=now)
+    )
+    if started.rowcount == 1:
+        return "started"
+    row = connection.execute(
+        sa.select(dsar_requests.c.state, dsar_requests.c.last_run_id).where(
+            dsar_requests.c.request_id == request_id
+        )
+    ).first()
+    if row is None or row.state != "in_progress":
+        raise DsarError(f"request {request_id} is not verified or in progress")
+    holder = row.last_run_id
+    if holder and holder != run_id and is_run_active(holder):
+        raise DsarError(
+            f"request {request_id} is being fulfilled by run {holder}; wait for it to finish"
+        )
+    _update(connection, request_id, now, last_run_id=run_id)
+    return "resumed"
+
+
 def save_rectification(
     connection: sa.Connection, request_id: str, rectification: Rectification
 ) -> None:
@@ -384,6 +419,40 @@ def record_store_results(
     ]
     if rows:
         connection.execute(sa.insert(dsar_store_results), rows)
+
+
+def upsert_store_result(
+    connection: sa.Connection,
+    request_id: str,
+    phase: str,
+    store: str,
+    *,
+    found: int = 0,
+    acted: int = 0,
+    exempted: int = 0,
+    details: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+) -> None:
+    """Set one store's result of one phase (execution records stores one at a time)."""
+    key = (
+        (dsar_store_results.c.request_id == request_id)
+        & (dsar_store_results.c.phase == phase)
+        & (dsar_store_results.c.store == store)
+    )
+    connection.execute(sa.delete(dsar_store_results).where(key))
+    connection.execute(
+        sa.insert(dsar_store_results).values(
+            request_id=request_id,
+            phase=phase,
+            store=store,
+            found=int(found),
+            acted=int(acted),
+            exempted=int(exempted),
+            details=dict(details or {}),
+            recorded_at=datetime.now(UTC),
+            run_id=run_id,
+        )
+    )
 
 
 def store_results(connection: sa.Connection, request_id: str) -> dict[str, dict[str, dict]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import posixpath
+import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 from cm_pipelines.resources.object_store import ObjectStoreResource
 
 MAX_KEYS_PER_REQUEST = 1000
+_STEM = re.compile(r"[^0-9]*")
 
 
 @dataclass
@@ -109,38 +111,52 @@ def _s3_keys(store: ObjectStoreResource, paths: Sequence[str]) -> dict[str, tupl
     return keys
 
 
+def _listing_groups(folder: str, keys: set[str]) -> list[tuple[str, set[str]]]:
+    """Split a folder's keys into groups listed by their longest common prefix.
+
+    Landing names start with a kind (``whisper_``, ``summary_``...) then an id; grouping by that
+    leading non-digit stem keeps each prefix long, so a listing reads little beyond the batch.
+    Only the named Next markers paginate: a bare ``KeyMarker`` is not read the same way by
+    every S3-compatible store.
+    """
+    prefix_length = len(folder) + 1 if folder else 0
+    stems: dict[str, set[str]] = defaultdict(set)
+    for key in keys:
+        stems[_STEM.match(key[prefix_length:]).group(0)].add(key)  # type: ignore[union-attr]
+    return [(posixpath.commonprefix(sorted(group)), group) for group in stems.values()]
+
+
 def _list_versions(
     fs: Any, keys: dict[str, tuple[str, str]]
 ) -> dict[tuple[str, str], list[dict[str, str]]]:
-    """Every version and delete marker of ``keys``, listing only the key range of each folder."""
+    """Every version and delete marker of ``keys``."""
     wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
     for bucket, key in keys.values():
         wanted[(bucket, posixpath.dirname(key))].add(key)
     found: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
     for (bucket, folder), folder_keys in wanted.items():
-        prefix = f"{folder}/" if folder else ""
-        first, last = min(folder_keys), max(folder_keys)
-        params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
-        if len(first) > len(prefix) + 1:
-            params["KeyMarker"] = first[:-1]  # listing starts after the marker, so before `first`
-        while True:
-            page = fs.call_s3("list_object_versions", **params)
-            entries = list(page.get("Versions") or []) + list(page.get("DeleteMarkers") or [])
-            beyond = False
-            for entry in entries:
-                key = entry["Key"]
-                if key > last:
-                    beyond = True
-                if key in folder_keys:
-                    found[(bucket, key)].append(
-                        {"Key": key, "VersionId": str(entry.get("VersionId") or "null")}
-                    )
-            if beyond or not page.get("IsTruncated"):
-                break
-            params["KeyMarker"] = page.get("NextKeyMarker")
-            params["VersionIdMarker"] = page.get("NextVersionIdMarker")
-            if not params["VersionIdMarker"]:
-                params.pop("VersionIdMarker")
+        for prefix, group in _listing_groups(folder, folder_keys):
+            last = max(group)
+            params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+            while True:
+                page = fs.call_s3("list_object_versions", **params)
+                entries = list(page.get("Versions") or []) + list(page.get("DeleteMarkers") or [])
+                for entry in entries:
+                    if entry["Key"] in group:
+                        found[(bucket, entry["Key"])].append(
+                            {
+                                "Key": entry["Key"],
+                                "VersionId": str(entry.get("VersionId") or "null"),
+                            }
+                        )
+                next_key = page.get("NextKeyMarker")
+                if not page.get("IsTruncated") or not next_key or next_key > last:
+                    break
+                params["KeyMarker"] = next_key
+                if page.get("NextVersionIdMarker"):
+                    params["VersionIdMarker"] = page["NextVersionIdMarker"]
+                else:
+                    params.pop("VersionIdMarker", None)
     return found
 
 

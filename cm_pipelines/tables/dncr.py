@@ -36,7 +36,9 @@ suppression_entries = sa.Table(
     sa.Column("tenant_id", sa.String(64), nullable=False),
     sa.Column("e164", sa.String(80), nullable=True),
     sa.Column("e164_hash", sa.String(80), nullable=False),
-    sa.Column("source", sa.String(32), nullable=False),  # dsar_objection | operator | do_not_call_request
+    sa.Column(
+        "source", sa.String(32), nullable=False
+    ),  # dsar_objection | operator | do_not_call_request
     sa.Column("dsar_request_id", sa.String(64), nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("removed_at", UtcDateTime, nullable=True),
@@ -84,3 +86,90 @@ blocked_calls = sa.Table(
     sa.Column("deleted_at", UtcDateTime, nullable=True),
     sa.Index("ix_blocked_calls_tenant_hash", "tenant_id", "e164_hash"),
 )
+
+registry_versions = sa.Table(
+    "registry_versions",
+    metadata,
+    sa.Column("registry_id", sa.String(32), nullable=False),
+    # sha256 of the version: registry id, kind, data day, source file hashes, numbers (+ results)
+    sa.Column("version_id", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # downloadable | wash_only
+    sa.Column(
+        "status", sa.String(16), nullable=False
+    ),  # candidate | active | rejected | superseded
+    sa.Column(
+        "source_kind", sa.String(32), nullable=False
+    ),  # full | changes | full+changes | wash_results
+    sa.Column("data_as_of", UtcDateTime, nullable=False),
+    sa.Column("number_count", sa.BigInteger, nullable=False),
+    sa.Column("registered_count", sa.BigInteger, nullable=True),
+    sa.Column("lines_read", sa.BigInteger, nullable=False),
+    sa.Column("bad_lines", sa.BigInteger, nullable=False),
+    sa.Column("blank_lines", sa.BigInteger, nullable=False),
+    sa.Column("duplicate_lines", sa.BigInteger, nullable=False),
+    sa.Column("invalid_numbers", sa.BigInteger, nullable=False),
+    sa.Column("unreadable_files", sa.Integer, nullable=False),
+    sa.Column("change_additions", sa.BigInteger, nullable=False),
+    sa.Column("change_deletions", sa.BigInteger, nullable=False),
+    sa.Column("previous_version_id", sa.String(64), nullable=True),
+    sa.Column("previous_count", sa.BigInteger, nullable=True),
+    sa.Column("previous_data_as_of", UtcDateTime, nullable=True),
+    sa.Column("added_count", sa.BigInteger, nullable=True),
+    sa.Column("removed_count", sa.BigInteger, nullable=True),
+    sa.Column("source_files", sa.JSON, nullable=False),  # [{path, sha256, bytes, role}]
+    sa.Column("numbers_sha256", sa.String(64), nullable=False),
+    sa.Column("parquet_path", sa.String(512), nullable=False),
+    sa.Column("parquet_sha256", sa.String(64), nullable=False),
+    sa.Column("parquet_bytes", sa.BigInteger, nullable=False),
+    sa.Column("check_results", sa.JSON, nullable=True),
+    sa.Column("rejection_reason", sa.String(500), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("checked_at", UtcDateTime, nullable=True),
+    sa.Column("activated_at", UtcDateTime, nullable=True),
+    sa.Column("superseded_at", UtcDateTime, nullable=True),
+    sa.Column("rejected_at", UtcDateTime, nullable=True),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("promoted_run_id", sa.String(64), nullable=True),
+    sa.PrimaryKeyConstraint("registry_id", "version_id"),
+    sa.Index("ix_registry_versions_registry_status", "registry_id", "status"),
+)
+"""One row per built registry version; the numbers themselves are in Parquet at ``parquet_path``."""
+
+registry_changes = sa.Table(
+    "registry_changes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("registry_id", sa.String(32), nullable=False),
+    sa.Column("version_id", sa.String(64), nullable=False),
+    sa.Column("previous_version_id", sa.String(64), nullable=True),
+    sa.Column("added_count", sa.BigInteger, nullable=False),
+    sa.Column("removed_count", sa.BigInteger, nullable=False),
+    sa.Column("changes_path", sa.String(512), nullable=False),  # Parquet: e164, change (+1/-1)
+    sa.Column("changes_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.UniqueConstraint("registry_id", "version_id"),
+)
+"""Additions and removals of a version against the version active when it was built."""
+
+campaign_washes = sa.Table(
+    "campaign_washes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("campaign_id", sa.String(64), nullable=False),
+    sa.Column("source_file", sa.String(512), nullable=False),
+    sa.Column("source_sha256", sa.String(64), nullable=False),
+    sa.Column("washed_at", UtcDateTime, nullable=False),
+    sa.Column("numbers", sa.Integer, nullable=False),
+    sa.Column("allowed", sa.Integer, nullable=False),
+    sa.Column("blocked", sa.Integer, nullable=False),
+    sa.Column("restricted_skipped", sa.Integer, nullable=False),
+    sa.Column("reasons", sa.JSON, nullable=False),  # reason -> count
+    sa.Column("registry_versions", sa.JSON, nullable=False),  # registry id -> version id
+    sa.Column("allowed_export_path", sa.String(512), nullable=True),
+    sa.Column("allowed_export_sha256", sa.String(64), nullable=True),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Index("ix_campaign_washes_tenant_campaign", "tenant_id", "campaign_id"),
+)
+"""One row per washed campaign list per run: counts, versions used and the allowed export."""

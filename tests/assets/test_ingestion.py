@@ -408,7 +408,9 @@ def test_failing_blocking_check_stops_downstream_assets(local_resources) -> None
     assert _rows(warehouse, tables.recordings) == []
 
 
-def test_an_unreadable_crm_file_is_quarantined_whole_and_the_day_still_lands(local_resources) -> None:
+def test_an_unreadable_crm_file_is_quarantined_whole_and_the_day_still_lands(
+    local_resources,
+) -> None:
     store, warehouse = local_resources["object_store"], local_resources["warehouse"]
     _land_day(store)
     store.write_bytes(landing.crm_links_file("acme-au", DAY), b"wrong,header\n1,2\n")

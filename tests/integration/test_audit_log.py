@@ -264,7 +264,7 @@ def test_a_broken_chain_is_never_anchored(
 def test_a_damaged_anchor_file_is_reported(local_store: ObjectStoreResource) -> None:
     from cm_pipelines.audit import ANCHORS_DIR, AnchorUnreadable
 
-    local_store.write_bytes(f"{ANCHORS_DIR}/000000000001_x.json", b"{not json")
+    local_store.write_bytes(f"{ANCHORS_DIR}/head-000000000001-x.json", b"{not json")
     with pytest.raises(AnchorUnreadable, match="cannot be read"):
         load_anchors(local_store)
 

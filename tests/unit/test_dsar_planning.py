@@ -292,3 +292,47 @@ def test_certificate_counts_exemptions_and_carries_no_identifier() -> None:
     assert bases[(BLOCKED_CALLS, BASIS_BLOCKED)] == 1
     assert bases[(CONSENTS, BASIS_CONSENT)] == 1
     assert len(body["body_sha256"]) == 64 and len(body["plan_sha256"]) == 64
+
+
+# ---------------------------------------------------------------- redaction in others' records
+
+
+def test_redacting_the_subject_keeps_everyone_else() -> None:
+    from cm_pipelines.domain.dsar_redaction import redact_subject_text
+
+    text = (
+        "Call my partner on oh four nine one five seven oh one five six or "
+        "jane dot doe at example dot com; I am on 0412 345 678."
+    )
+    redacted, count = redact_subject_text(text, "AU", {ME}, {EMAIL})
+    assert count == 2
+    assert "four nine one" not in redacted and "jane dot doe" not in redacted
+    assert "0412 345 678" in redacted  # the caller's own number is not the subject's
+
+
+def test_vendor_documents_are_redacted_where_their_text_lives() -> None:
+    import numpy as np
+
+    from cm_pipelines.domain.dsar_redaction import redact_subject_document
+    from cm_pipelines.domain.identifiers import extract_identifiers
+    from cm_pipelines.synthetic.formats import aws_transcribe_json, whisper_json
+
+    turns = [
+        (0, "Good morning, how can I help?"),
+        (1, "Please note my sister's number, oh four nine one five seven oh one five six."),
+        (1, "Her email is jane.doe@example.com, mine is kim.lee@example.org."),
+    ]
+    aws = json.loads(aws_transcribe_json("job", turns, 20.0, np.random.default_rng(1)))
+    redacted, count = redact_subject_document(aws, "AU", {ME}, {EMAIL})
+    assert count >= 2 and aws != redacted
+    words = " ".join(item["alternatives"][0]["content"] for item in redacted["results"]["items"])
+    transcript = redacted["results"]["transcripts"][0]["transcript"]
+    for text in (words, transcript):
+        found = extract_identifiers(text, "AU")
+        assert ME not in found.phones and EMAIL not in found.emails
+        assert "kim.lee@example.org" in found.emails
+    whisper = json.loads(whisper_json(turns, 20.0, np.random.default_rng(2)))
+    redacted, _ = redact_subject_document(whisper, "AU", {ME}, {EMAIL})
+    assert redacted["segments"][0]["tokens"] == whisper["segments"][0]["tokens"]
+    assert redacted["segments"][1]["tokens"] == []  # token ids would spell the number
+    assert ME not in extract_identifiers(redacted["text"], "AU").phones

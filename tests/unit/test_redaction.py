@@ -159,3 +159,8 @@ def test_spoken_and_mixed_forms_found_by_the_identifier_finder_are_masked(
 def test_ordinary_words_that_are_also_number_words_survive() -> None:
     text = "one file quarantined, two rows skipped at the second attempt"
     assert redact_text(text) == text
+
+
+def test_zero_padded_counters_are_not_numbers() -> None:
+    for text in ("audit/anchors/000000000004_x.json", "batch 000000012345", "seq=0000000042"):
+        assert redact_text(text) == text

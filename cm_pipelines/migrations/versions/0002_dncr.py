@@ -1,4 +1,5 @@
-"""dncr: tables of this capability (filled in by its owner).
+"""dncr: consents, suppression, wash results, blocked calls, registry versions and changes,
+campaign washes.
 
 Revision ID: 0002_dncr
 Revises: 0001_foundation
@@ -103,9 +104,103 @@ def upgrade() -> None:
     op.create_index(
         "ix_wash_results_tenant_e164", "wash_results", ["tenant_id", "e164"], unique=False
     )
+    op.create_table(
+        "registry_versions",
+        sa.Column("registry_id", sa.String(length=32), nullable=False),
+        sa.Column("version_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("source_kind", sa.String(length=32), nullable=False),
+        sa.Column("data_as_of", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("number_count", sa.BigInteger(), nullable=False),
+        sa.Column("registered_count", sa.BigInteger(), nullable=True),
+        sa.Column("lines_read", sa.BigInteger(), nullable=False),
+        sa.Column("bad_lines", sa.BigInteger(), nullable=False),
+        sa.Column("blank_lines", sa.BigInteger(), nullable=False),
+        sa.Column("duplicate_lines", sa.BigInteger(), nullable=False),
+        sa.Column("invalid_numbers", sa.BigInteger(), nullable=False),
+        sa.Column("unreadable_files", sa.Integer(), nullable=False),
+        sa.Column("change_additions", sa.BigInteger(), nullable=False),
+        sa.Column("change_deletions", sa.BigInteger(), nullable=False),
+        sa.Column("previous_version_id", sa.String(length=64), nullable=True),
+        sa.Column("previous_count", sa.BigInteger(), nullable=True),
+        sa.Column("previous_data_as_of", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("added_count", sa.BigInteger(), nullable=True),
+        sa.Column("removed_count", sa.BigInteger(), nullable=True),
+        sa.Column("source_files", sa.JSON(), nullable=False),
+        sa.Column("numbers_sha256", sa.String(length=64), nullable=False),
+        sa.Column("parquet_path", sa.String(length=512), nullable=False),
+        sa.Column("parquet_sha256", sa.String(length=64), nullable=False),
+        sa.Column("parquet_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("check_results", sa.JSON(), nullable=True),
+        sa.Column("rejection_reason", sa.String(length=500), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("activated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("run_id", sa.String(length=64), nullable=True),
+        sa.Column("promoted_run_id", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("registry_id", "version_id", name=op.f("pk_registry_versions")),
+    )
+    op.create_index(
+        "ix_registry_versions_registry_status",
+        "registry_versions",
+        ["registry_id", "status"],
+        unique=False,
+    )
+    op.create_table(
+        "registry_changes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("registry_id", sa.String(length=32), nullable=False),
+        sa.Column("version_id", sa.String(length=64), nullable=False),
+        sa.Column("previous_version_id", sa.String(length=64), nullable=True),
+        sa.Column("added_count", sa.BigInteger(), nullable=False),
+        sa.Column("removed_count", sa.BigInteger(), nullable=False),
+        sa.Column("changes_path", sa.String(length=512), nullable=False),
+        sa.Column("changes_sha256", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("run_id", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_registry_changes")),
+        sa.UniqueConstraint(
+            "registry_id",
+            "version_id",
+            name=op.f("uq_registry_changes_registry_id_version_id"),
+        ),
+    )
+    op.create_table(
+        "campaign_washes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("campaign_id", sa.String(length=64), nullable=False),
+        sa.Column("source_file", sa.String(length=512), nullable=False),
+        sa.Column("source_sha256", sa.String(length=64), nullable=False),
+        sa.Column("washed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("numbers", sa.Integer(), nullable=False),
+        sa.Column("allowed", sa.Integer(), nullable=False),
+        sa.Column("blocked", sa.Integer(), nullable=False),
+        sa.Column("restricted_skipped", sa.Integer(), nullable=False),
+        sa.Column("reasons", sa.JSON(), nullable=False),
+        sa.Column("registry_versions", sa.JSON(), nullable=False),
+        sa.Column("allowed_export_path", sa.String(length=512), nullable=True),
+        sa.Column("allowed_export_sha256", sa.String(length=64), nullable=True),
+        sa.Column("run_id", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_washes")),
+    )
+    op.create_index(
+        "ix_campaign_washes_tenant_campaign",
+        "campaign_washes",
+        ["tenant_id", "campaign_id"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_campaign_washes_tenant_campaign", table_name="campaign_washes")
+    op.drop_table("campaign_washes")
+    op.drop_table("registry_changes")
+    op.drop_index("ix_registry_versions_registry_status", table_name="registry_versions")
+    op.drop_table("registry_versions")
     op.drop_index("ix_wash_results_tenant_e164", table_name="wash_results")
     op.drop_index("ix_wash_results_tenant_campaign", table_name="wash_results")
     op.drop_table("wash_results")

@@ -130,9 +130,6 @@ def upgrade() -> None:
     op.create_index(
         "ix_purge_plan_items_batch", "purge_plan_items", ["plan_id", "batch_no"], unique=False
     )
-    op.create_index(
-        "ix_purge_plan_items_status", "purge_plan_items", ["plan_id", "status"], unique=False
-    )
     op.create_table(
         "purge_batches",
         sa.Column("plan_id", sa.String(length=40), nullable=False),
@@ -176,7 +173,6 @@ def downgrade() -> None:
     op.drop_index("ix_retention_tombstones_plan", table_name="retention_tombstones")
     op.drop_table("retention_tombstones")
     op.drop_table("purge_batches")
-    op.drop_index("ix_purge_plan_items_status", table_name="purge_plan_items")
     op.drop_index("ix_purge_plan_items_batch", table_name="purge_plan_items")
     op.drop_table("purge_plan_items")
     op.drop_index("ix_purge_plans_status", table_name="purge_plans")

@@ -1,0 +1,185 @@
+"""Runs handed to the deployment's executor, and backfills split along their natural key.
+
+``instance.run_job`` executes a job in the calling process whatever the executor (right for
+``cm demo`` and tests). The helpers here go through ``dagster.execute_job`` instead, so the
+executor chosen by ``CM_EXECUTOR`` really distributes the steps: on Celery, every step of every
+run becomes a task that any worker may pick up. A backfill is one run per partition (a call day),
+several in flight at once, which is what lets many workers share a month of call data.
+
+These runs start directly, not through the run queue: the queue's tag limits apply to runs the
+daemon launches (UI, schedules, sensors, UI backfills). Runs started here rely on the
+database-level guards (``cm_pipelines.assets.ingestion_support.lock_partition``) instead.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+DEFINITIONS_MODULE = "cm_pipelines.definitions"
+DEFINITIONS_ATTRIBUTE = "defs"
+BACKFILL_TAG = "cm/backfill"
+EXCLUSIVE_TENANT_TAG = "cm/exclusive_tenant"
+ALL_TENANTS = "*"
+"""Value of ``cm/exclusive_tenant`` for a run that touches every tenant."""
+MAX_PARALLEL_RUNS = 16
+
+
+class LaunchError(ValueError):
+    """A launch request that cannot be honoured (unknown job, bad partition range)."""
+
+
+@dataclass(frozen=True)
+class LaunchedRun:
+    """What a launched run ended as; details are in the run's event log (the UI)."""
+
+    run_id: str
+    job_name: str
+    partition_key: str | None
+    success: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "job": self.job_name,
+            "partition": self.partition_key,
+            "success": self.success,
+        }
+
+
+def exclusive_tenant_tags(tenant_id: str | None) -> dict[str, str]:
+    """Tags that keep two runs touching one tenant out of each other's way in the run queue
+    (``deploy/*.yaml``: one run per unique value of ``cm/exclusive_tenant``)."""
+    return {EXCLUSIVE_TENANT_TAG: tenant_id or ALL_TENANTS}
+
+
+def _job_definition(job_name: str) -> dg.JobDefinition:
+    from cm_pipelines.definitions import defs
+
+    try:
+        return defs.resolve_job_def(job_name)
+    except dg.DagsterInvariantViolationError:
+        raise LaunchError(f"unknown job {job_name!r}: see `dagster job list` or the UI") from None
+
+
+def reconstructable_job(job_name: str):  # -> ReconstructableJob (an internal Dagster type)
+    """A pointer any process (a subprocess, a Celery worker) can rebuild the job from."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    _job_definition(job_name)
+    repository = ReconstructableRepository.for_module(DEFINITIONS_MODULE, DEFINITIONS_ATTRIBUTE)
+    return repository.get_reconstructable_job(job_name)
+
+
+def partition_keys_between(job_name: str, first: str, last: str) -> list[str]:
+    """Every partition key of a partitioned job from ``first`` to ``last`` inclusive."""
+    job = _job_definition(job_name)
+    partitions = job.partitions_def
+    if partitions is None:
+        raise LaunchError(f"{job_name} is not partitioned: launch it without a partition range")
+    keys = list(partitions.get_partition_keys())
+    for key in (first, last):
+        if key not in keys:
+            raise LaunchError(f"partition {key!r} is not a partition of {job_name}")
+    start, end = keys.index(first), keys.index(last)
+    if start > end:
+        raise LaunchError(f"the partition range is reversed: {first} comes after {last}")
+    return keys[start : end + 1]
+
+
+def _quiet_console(run_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    config = dict(run_config or {})
+    config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
+    return config
+
+
+def launch(
+    job_name: str,
+    *,
+    instance: dg.DagsterInstance,
+    partition_key: str | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> LaunchedRun:
+    """Execute one run with the deployment's executor and wait for it to finish."""
+    run_tags = dict(tags or {})
+    if partition_key is not None:
+        run_tags["dagster/partition"] = partition_key
+    result = dg.execute_job(
+        reconstructable_job(job_name),
+        instance=instance,
+        run_config=_quiet_console(run_config),
+        tags=run_tags,
+        raise_on_error=False,
+    )
+    return LaunchedRun(result.run_id, job_name, partition_key, bool(result.success))
+
+
+def backfill(
+    job_name: str,
+    partition_keys: Sequence[str],
+    *,
+    instance: dg.DagsterInstance,
+    parallel_runs: int = 1,
+    run_config: Mapping[str, Any] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> list[LaunchedRun]:
+    """One run per partition, ``parallel_runs`` in flight at once, all tagged with one backfill
+    id; returns the runs in partition order. A failed partition does not stop the others."""
+    if not partition_keys:
+        raise LaunchError("a backfill needs at least one partition")
+    if not 1 <= parallel_runs <= MAX_PARALLEL_RUNS:
+        raise LaunchError(f"parallel runs must be between 1 and {MAX_PARALLEL_RUNS}")
+    backfill_tags = {BACKFILL_TAG: f"bf-{uuid.uuid4().hex[:12]}", **dict(tags or {})}
+    reconstructable_job(job_name)  # fail before the first run on an unknown job
+    if parallel_runs == 1:
+        return [
+            launch(
+                job_name,
+                instance=instance,
+                partition_key=key,
+                run_config=run_config,
+                tags=backfill_tags,
+            )
+            for key in partition_keys
+        ]
+    # Dagster's run orchestration reconfigures logging per run and is not thread-safe (two runs
+    # in threads of one process deadlock on the logging locks): each run gets its own process.
+    reference = instance.get_ref()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=parallel_runs, mp_context=context) as pool:
+        futures = [
+            pool.submit(
+                _launch_from_reference,
+                job_name,
+                key,
+                reference,
+                dict(run_config or {}),
+                backfill_tags,
+            )
+            for key in partition_keys
+        ]
+        return [future.result() for future in futures]
+
+
+def _launch_from_reference(
+    job_name: str,
+    partition_key: str,
+    reference: Any,
+    run_config: dict[str, Any],
+    tags: dict[str, str],
+) -> LaunchedRun:
+    with dg.DagsterInstance.from_ref(reference) as instance:
+        return launch(
+            job_name,
+            instance=instance,
+            partition_key=partition_key,
+            run_config=run_config,
+            tags=tags,
+        )

@@ -1,0 +1,264 @@
+"""A small call world for retention tests, written straight into the warehouse and object store.
+
+Calls carry made-up E.164 numbers; recordings, transcripts and AI outputs get real objects so a
+purge can be checked against the store. Days are relative to today (UTC), the purge's clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import sqlalchemy as sa
+
+from cm_pipelines import landing
+from cm_pipelines.domain.keyed_hash import keyed_hash
+from cm_pipelines.resources import ObjectStoreResource, PlatformConfigResource, WarehouseResource
+from cm_pipelines.tables import calls as call_tables
+from cm_pipelines.tables import dncr as dncr_tables
+
+TENANTS_YAML = """
+tenants:
+  - id: acme-au
+    name: Acme Dental
+    country: AU
+    timezone: Australia/Sydney
+    retention_days:
+      recordings: {recordings}
+      transcripts: 365
+      ai_summaries: 365
+      call_logs: {call_logs}
+      crm_links: 40
+      wash_results: 100
+  - id: beta-us
+    name: Beta Solar
+    country: US
+    timezone: America/New_York
+    retention_days:
+      recordings: 30
+      call_logs: 730
+"""
+
+
+def write_tenants(
+    path: Path, *, recordings: int = 30, call_logs: int = 730
+) -> PlatformConfigResource:
+    path.write_text(TENANTS_YAML.format(recordings=recordings, call_logs=call_logs))
+    return PlatformConfigResource(tenants_file=str(path))
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass
+class SeededCall:
+    tenant_id: str
+    call_id: str
+    call_date: date
+    src_e164: str
+    dst_e164: str
+    object_paths: dict[str, str] = field(default_factory=dict)  # record type/kind -> path
+
+
+@dataclass
+class World:
+    warehouse: WarehouseResource
+    store: ObjectStoreResource
+    calls: list[SeededCall] = field(default_factory=list)
+    _sequence: int = 0
+
+    def add_call(
+        self,
+        tenant_id: str,
+        days_ago: int,
+        *,
+        src: str | None = None,
+        dst: str = "+61299990000",
+        recording: bool = True,
+        transcript: bool = True,
+        ai_kinds: tuple[str, ...] = ("summary", "receptionist_note"),
+        crm_email: str | None = None,
+        crm_phone: str | None = None,
+        versions: int = 1,
+    ) -> SeededCall:
+        self._sequence += 1
+        call_date = today() - timedelta(days=days_ago)
+        call_id = f"{1_700_000_000 + self._sequence}.{self._sequence}"
+        src = src or f"+6149157{self._sequence % 10_000:04d}"
+        day = call_date.isoformat()
+        started = datetime.combine(call_date, datetime.min.time()) + timedelta(hours=10)
+        call = SeededCall(tenant_id, call_id, call_date, src, dst)
+        with self.warehouse.begin() as connection:
+            connection.execute(
+                sa.insert(call_tables.calls).values(
+                    tenant_id=tenant_id,
+                    call_id=call_id,
+                    partition_date=call_date,
+                    call_date=call_date,
+                    started_at=started,
+                    ended_at=started + timedelta(minutes=3),
+                    duration_s=180,
+                    billsec_s=170,
+                    disposition="ANSWERED",
+                    direction="inbound",
+                    src_kind="e164",
+                    src_e164=src,
+                    dst_kind="e164",
+                    dst_e164=dst,
+                    caller_name="Jo Citizen",
+                    channel="SIP/trunk-0001",
+                    userfield="note",
+                    source_file=landing.cdr_file(tenant_id, day),
+                    source_line=self._sequence,
+                )
+            )
+
+            def put(path: str, payload: bytes) -> str:
+                for version in range(versions):
+                    self.store.write_bytes(path, payload + f" v{version}".encode())
+                return hashlib.sha256(payload).hexdigest()
+
+            if recording:
+                path = landing.recording_file(tenant_id, day, call_id)
+                sha = put(path, b"RIFF....WAVEfmt " + call_id.encode())
+                call.object_paths["recordings"] = path
+                connection.execute(
+                    sa.insert(call_tables.recordings).values(
+                        tenant_id=tenant_id,
+                        call_id=call_id,
+                        partition_date=call_date,
+                        object_path=path,
+                        bytes=64,
+                        sha256=sha,
+                        duration_s=3.0,
+                        sample_rate=8000,
+                        channels=1,
+                    )
+                )
+            if transcript:
+                path = landing.transcript_file(tenant_id, day, call_id, "whisper")
+                sha = put(path, b'{"text": "hello this is Jo"}')
+                call.object_paths["transcripts"] = path
+                connection.execute(
+                    sa.insert(call_tables.transcripts).values(
+                        tenant_id=tenant_id,
+                        call_id=call_id,
+                        partition_date=call_date,
+                        object_path=path,
+                        sha256=sha,
+                        format="whisper",
+                        language="en",
+                        text="hello this is Jo, call me on 0491 570 156",
+                        segments=[{"start": 0, "end": 1, "speaker": "spk_0", "text": "hello"}],
+                    )
+                )
+            for kind in ai_kinds:
+                path = landing.ai_output_file(tenant_id, day, call_id, kind)
+                sha = put(path, f'{{"kind": "{kind}"}}'.encode())
+                call.object_paths[f"ai:{kind}"] = path
+                connection.execute(
+                    sa.insert(call_tables.ai_outputs).values(
+                        tenant_id=tenant_id,
+                        call_id=call_id,
+                        kind=kind,
+                        partition_date=call_date,
+                        object_path=path,
+                        sha256=sha,
+                        model="test-model",
+                        text="Jo called about a booking",
+                    )
+                )
+            if crm_email or crm_phone:
+                connection.execute(
+                    sa.insert(call_tables.crm_links).values(
+                        tenant_id=tenant_id,
+                        call_id=call_id,
+                        partition_date=call_date,
+                        crm_system="hubspot",
+                        crm_record_id=f"contact-{self._sequence}",
+                        contact_e164=crm_phone,
+                        contact_email=crm_email,
+                        source_file=landing.crm_links_file(tenant_id, day),
+                        source_line=self._sequence,
+                    )
+                )
+        self.calls.append(call)
+        return call
+
+    def add_wash_result(self, tenant_id: str, days_ago: int, e164: str, hash_key: bytes) -> int:
+        washed = datetime.now(UTC) - timedelta(days=days_ago)
+        with self.warehouse.begin() as connection:
+            result = connection.execute(
+                sa.insert(dncr_tables.wash_results)
+                .values(
+                    tenant_id=tenant_id,
+                    campaign_id="spring",
+                    e164=e164,
+                    e164_hash=keyed_hash(e164, hash_key),
+                    decision="blocked",
+                    reason="registry",
+                    washed_at=washed,
+                )
+                .returning(dncr_tables.wash_results.c.id)
+            )
+            return int(result.scalar_one())
+
+    def add_blocked_call(self, tenant_id: str, days_ago: int, e164: str, hash_key: bytes) -> int:
+        decided = datetime.now(UTC) - timedelta(days=days_ago)
+        with self.warehouse.begin() as connection:
+            result = connection.execute(
+                sa.insert(dncr_tables.blocked_calls)
+                .values(
+                    tenant_id=tenant_id,
+                    campaign_id="spring",
+                    e164_hash=keyed_hash(e164, hash_key),
+                    reason="registry",
+                    rule="au_acma",
+                    decided_at=decided,
+                )
+                .returning(dncr_tables.blocked_calls.c.id)
+            )
+            return int(result.scalar_one())
+
+
+def purge_config(**values) -> dict:
+    return {"ops": {"retention_purge_plan": {"config": values}}}
+
+
+def retention_defs(resources: dict) -> dg.Definitions:
+    """The retention assets, guard and jobs bound to the test's resources."""
+    from cm_pipelines.assets import retention as retention_assets
+    from cm_pipelines.jobs import retention_purge_job, retention_states_job
+    from cm_pipelines.quality_checks import retention as retention_checks
+
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([retention_assets]),
+        asset_checks=dg.load_asset_checks_from_modules([retention_checks]),
+        jobs=[retention_purge_job, retention_states_job],
+        resources=resources,
+    )
+
+
+def run_job(resources: dict, job_name: str, run_config: dict | None = None, instance=None):
+    job = retention_defs(resources).resolve_job_def(job_name)
+    return job.execute_in_process(
+        run_config=run_config or {},
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def run_purge(resources: dict, run_config: dict | None = None, instance=None):
+    return run_job(resources, "retention_purge_job", run_config, instance)
+
+
+def materialization(result, asset_name: str) -> dict:
+    for event in result.get_asset_materialization_events():
+        found = event.materialization
+        if found is not None and found.asset_key.path[-1] == asset_name:
+            return {key: value.value for key, value in found.metadata.items()}
+    raise AssertionError(f"{asset_name} was not materialized")
