@@ -150,9 +150,11 @@ def backfill(
             for key in partition_keys
         ]
     # Dagster's run orchestration reconfigures logging per run and is not thread-safe (two runs
-    # in threads of one process deadlock on the logging locks): each run gets its own process.
+    # in threads of one process deadlock on the logging locks): each run gets its own process,
+    # forked from a clean server that loaded the definitions once.
     reference = instance.get_ref()
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([DEFINITIONS_MODULE])
     with ProcessPoolExecutor(max_workers=parallel_runs, mp_context=context) as pool:
         futures = [
             pool.submit(

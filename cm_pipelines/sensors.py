@@ -20,22 +20,28 @@ from cm_pipelines.resources.warehouse import WarehouseResource  # noqa: E402
     description="Launches dsar_fulfillment_job once per verified request (run key = request id).",
 )
 def dsar_intake_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    from cm_pipelines.dsar.requests_store import verified_request_ids
+    from cm_pipelines.dsar.requests_store import verified_requests
+    from cm_pipelines.launch import exclusive_tenant_tags
 
     try:
         with warehouse.connect() as connection:
-            request_ids = verified_request_ids(connection)
+            waiting = verified_requests(connection)
     except sa.exc.SQLAlchemyError:
         return dg.SkipReason("the warehouse is not reachable or not initialised (cm init)")
-    if not request_ids:
+    if not waiting:
         return dg.SkipReason("no verified request is waiting")
     return [
         dg.RunRequest(
             run_key=request_id,
             run_config=fulfilment_run_config(request_id),
-            tags={REQUEST_TAG: request_id, "cm/trigger": "sensor"},
+            tags={
+                REQUEST_TAG: request_id,
+                "cm/trigger": "sensor",
+                # an erasure deletes like a purge: never alongside another purge of the tenant
+                **(exclusive_tenant_tags(tenant_id) if request_type == "erasure" else {}),
+            },
         )
-        for request_id in request_ids
+        for request_id, tenant_id, request_type in waiting
     ]
 
 

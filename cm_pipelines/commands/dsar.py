@@ -119,17 +119,22 @@ def run_request(request_id: str, *, instance: Any = None) -> dict[str, Any]:
     from cm_pipelines.instance import run_job
 
     warehouse = _warehouse()
+    from cm_pipelines.launch import exclusive_tenant_tags
+
     with warehouse.connect() as connection:
         try:
-            store.load_request(connection, request_id)
+            record = store.load_request(connection, request_id)
         except store.DsarError as exc:
             raise click.ClickException(str(exc)) from None
+    tags = {REQUEST_TAG: request_id, "cm/trigger": "cli"}
+    if record.request_type == "erasure":
+        tags.update(exclusive_tenant_tags(record.tenant_id))
     with key_handoff.expect_key(request_id) as receiver:
         result = run_job(
             JOB_NAME,
             instance=instance,
             run_config=fulfilment_run_config(request_id),
-            tags={REQUEST_TAG: request_id, "cm/trigger": "cli"},
+            tags=tags,
         )
     outcome: dict[str, Any] = {"run_id": result.run_id, "success": result.success}
     if not result.success:

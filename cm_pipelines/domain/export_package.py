@@ -158,7 +158,11 @@ def mask_segments(
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    """Dates as ISO text; times to the second (microseconds tell the requester nothing, and
+    a digit run such as ``.136480`` reads as a short phone number to identifier scanners)."""
+    if isinstance(value, datetime):
+        return value.replace(microsecond=0).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     return value
 
@@ -195,7 +199,7 @@ def _readme(content: PackageContent) -> bytes:
         "Your personal data held by this organisation",
         "",
         f"Request: {content.request_id} ({content.request_type})",
-        f"Generated: {content.generated_at.isoformat()}",
+        f"Generated: {_plain(content.generated_at)}",
         "",
         "data/<category>.csv and data/<category>.json hold the same records in two formats.",
         "recordings/ holds call recordings, transcripts/ the text of your calls.",
@@ -231,7 +235,7 @@ def build_package(content: PackageContent) -> BuiltPackage:
         "request_id": content.request_id,
         "tenant_id": content.tenant_id,
         "request_type": content.request_type,
-        "generated_at": content.generated_at.isoformat(),
+        "generated_at": _plain(content.generated_at),
         "categories": categories,
         "files": [
             {"path": path, "bytes": len(data), "sha256": sha256_hex(data)}

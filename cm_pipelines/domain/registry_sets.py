@@ -516,7 +516,8 @@ def _e164_field(
     ok &= buf[np.minimum(starts + plus, buf.size - 1)] != DIGIT_0
     if calling_code is not None:
         code_width = len(str(calling_code))
-        ok &= value // POW10[np.maximum(width - code_width, 0)] == calling_code
+        # clip: a long non-digit field (already not ok) must not index past POW10
+        ok &= value // POW10[np.clip(width - code_width, 0, POW10.size - 1)] == calling_code
     return value, ok
 
 

@@ -224,7 +224,7 @@ def _storable(transcript: NormalisedTranscript) -> NormalisedTranscript:
     """Refuse what the warehouse cannot hold: NUL characters (PostgreSQL text), long languages."""
     if transcript.language is not None and len(transcript.language) > MAX_LANGUAGE:
         raise TranscriptFormatError("bad_language", f"language is longer than {MAX_LANGUAGE}")
-    texts = [transcript.text, *(s.text for s in transcript.segments)]
+    texts = [transcript.text, transcript.language or "", *(s.text for s in transcript.segments)]
     texts += [s.speaker for s in transcript.segments if s.speaker]
     if any("\x00" in text for text in texts):
         raise TranscriptFormatError("control_characters", "text contains NUL characters")

@@ -540,11 +540,14 @@ def open_requests(connection: sa.Connection) -> list[RequestRecord]:
     return [_record(row) for row in rows]
 
 
-def verified_request_ids(connection: sa.Connection, limit: int = 100) -> list[str]:
+def verified_requests(connection: sa.Connection, limit: int = 100) -> list[tuple[str, str, str]]:
+    """(request id, tenant id, type) of verified requests waiting for a run, oldest first."""
     rows = connection.execute(
-        sa.select(dsar_requests.c.request_id)
+        sa.select(
+            dsar_requests.c.request_id, dsar_requests.c.tenant_id, dsar_requests.c.request_type
+        )
         .where(dsar_requests.c.state == "verified")
         .order_by(dsar_requests.c.received_at)
         .limit(limit)
     )
-    return [row[0] for row in rows]
+    return [(row[0], row[1], row[2]) for row in rows]

@@ -43,6 +43,7 @@ from tests.assets.dsar_helpers import (
     copy_platform,
     hash_of,
     package_members,
+    readable_text,
     rows,
     run,
     subject,
@@ -102,7 +103,7 @@ def test_access_package_is_masked_sealed_and_matches_its_manifest(local_resource
     # The other data subject is masked: no phone number or email but the requester's own.
     for name, data in members.items():
         if name.endswith((".csv", ".json", ".txt")):
-            found = extract_identifiers(data.decode("utf-8"), "AU")
+            found = extract_identifiers(readable_text(data), "AU")
             assert found.phones <= {person["e164"]}, name
             assert found.emails <= {person["email"]}, name
     calls = json.loads(members["data/calls.json"])
@@ -612,10 +613,16 @@ def test_intake_sensor_launches_each_verified_request_once(local_resources) -> N
 
     verified = submit(local_resources, "acme-au", "access", [("email", "a@example.com")])
     submit(local_resources, "acme-au", "access", [("email", "b@example.com")], verify=False)
+    erasure = submit(local_resources, "beta-us", "erasure", [("email", "c@example.com")])
     context = dg.build_sensor_context(resources={"warehouse": local_resources["warehouse"]})
     requests = list(dsar_intake_sensor(context))
-    assert [(r.run_key, r.tags["cm/dsar_request_id"]) for r in requests] == [(verified, verified)]
+    assert [(r.run_key, r.tags["cm/dsar_request_id"]) for r in requests] == [
+        (verified, verified),
+        (erasure, erasure),
+    ]
     assert requests[0].run_config["ops"]["dsar_gate"]["config"]["request_id"] == verified
+    assert "cm/exclusive_tenant" not in requests[0].tags
+    assert requests[1].tags["cm/exclusive_tenant"] == "beta-us"  # queued apart from purges
 
 
 def test_cli_submit_verify_extend_run_status(local_resources, world, monkeypatch) -> None:

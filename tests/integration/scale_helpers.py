@@ -3,15 +3,17 @@ subprocesses, and a comparable snapshot of what the warehouse holds."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -94,6 +96,36 @@ def snapshot(url: str) -> dict[str, list[tuple[str, ...]]]:
     return result
 
 
+def start_cm(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [CM_EXECUTABLE, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def finish_cm(process: subprocess.Popen, timeout_s: float) -> list[dict[str, Any]]:
+    """The JSON lines a ``cm`` command printed; it is killed if it outlives ``timeout_s``."""
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        raise AssertionError(f"cm did not finish in {timeout_s} s:\n{stderr[-4000:]}") from None
+    assert process.returncode == 0, f"cm failed ({process.returncode}):\n{stderr[-4000:]}"
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def stop_cm(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+
+
 @dataclass
 class Worker:
     name: str
@@ -172,3 +204,24 @@ def _signal_group(process: subprocess.Popen, signal_number: int) -> None:
 
 def unique_key_prefix() -> str:
     return f"cm-test-{uuid.uuid4().hex[:10]}:"
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    *,
+    timeout_s: float,
+    what: str,
+    processes: tuple[subprocess.Popen, ...] = (),
+) -> None:
+    """Poll ``condition``; fail early when one of ``processes`` has already exited."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        for process in processes:
+            if process.poll() is not None:
+                _, stderr = process.communicate()
+                raise AssertionError(
+                    f"a process exited ({process.returncode}) before {what}:\n{stderr[-3000:]}"
+                )
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)

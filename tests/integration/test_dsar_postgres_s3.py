@@ -27,6 +27,7 @@ from tests.assets.dsar_helpers import (
     hash_of,
     ingest_world,
     package_members,
+    readable_text,
     rows,
     run,
     subject,
@@ -82,7 +83,7 @@ def test_every_request_type_end_to_end(pg_s3) -> None:
     assert manifest["categories"]["calls"]["count"] == len(person["call_ids"])
     for name, data in package_members(plain).items():
         if name.endswith((".json", ".csv", ".txt")):
-            found = extract_identifiers(data.decode(), "AU")
+            found = extract_identifiers(readable_text(data), "AU")
             assert found.phones <= {person["e164"]} and found.emails <= {person["email"]}
 
     # portability

@@ -173,3 +173,11 @@ def test_keys_and_paths_are_checked() -> None:
 
 def test_category_csv_of_no_rows_is_empty_header() -> None:
     assert category_csv([]) == b"\n"
+
+
+def test_times_are_exported_to_the_second() -> None:
+    from cm_pipelines.domain.export_package import category_json
+
+    rows = json.loads(category_json([{"at": datetime(2026, 1, 2, 3, 4, 5, 136480, tzinfo=UTC)}]))
+    assert rows == [{"at": "2026-01-02T03:04:05+00:00"}]
+    assert b"136480" not in category_csv([{"at": datetime(2026, 1, 2, 3, 4, 5, 136480)}])

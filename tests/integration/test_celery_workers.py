@@ -1,0 +1,186 @@
+"""The same jobs on two Celery workers: an ingestion backfill over several call days and a
+tenant-scoped retention purge, with Dagster's run and event storage and the warehouse on
+PostgreSQL and the landing zone on an S3-protocol server. Steps must have run on both workers
+(and nowhere else), and the warehouse must end exactly as after an in-process run of the same
+world. Under CI=true a missing broker fails the test."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from tests.conftest import _fresh_postgres_database, make_bucket
+from tests.integration.scale_helpers import (
+    IDENTIFIER_HASH_KEY,
+    WorkerPool,
+    apply_env,
+    broker_or_fail,
+    dagster_storage_env,
+    finish_cm,
+    snapshot,
+    start_cm,
+    stop_cm,
+    unique_key_prefix,
+)
+
+pytestmark = pytest.mark.integration
+
+BROKER_URL = os.environ.get("CM_TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+DAYS = 3
+SEED = 11
+CALLS = 80
+# gamma-sg keeps recordings and transcripts 30 days: a world 50 days old has them due
+WORLD_AGE_DAYS = 50
+PURGED_TENANT = "gamma-sg"
+PURGE_CONFIG = {
+    "ops": {"retention_purge_plan": {"config": {"tenant": PURGED_TENANT, "max_tenant_share": 1.0}}}
+}
+WORKER_NAMES = ("cm-a", "cm-b")
+
+
+@pytest.fixture
+def reference_postgres_url() -> Iterator[str]:
+    yield from _fresh_postgres_database()
+
+
+def _where_steps_ran(instance: dg.DagsterInstance, run_id: str) -> tuple[set[str], set[int]]:
+    """Worker node names from the executor's hand-over events, and the pids steps started in."""
+    workers: set[str] = set()
+    pids: set[int] = set()
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None:
+            continue
+        if event.event_type_value == "ENGINE_EVENT" and event.event_specific_data is not None:
+            node = event.event_specific_data.metadata.get("Celery worker")  # type: ignore[union-attr]
+            if node is not None:
+                workers.add(str(node.value))
+        if event.event_type_value == "STEP_START" and event.pid is not None:
+            pids.add(int(event.pid))
+    return workers, pids
+
+
+def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
+    monkeypatch, tmp_path, postgres_url, second_postgres_url, reference_postgres_url, s3_endpoint
+) -> None:
+    from cm_pipelines.commands.core import generate, initialise
+    from cm_pipelines.instance import get_instance, run_job
+
+    broker_or_fail(BROKER_URL)
+    start = datetime.now(UTC).date() - timedelta(days=WORLD_AGE_DAYS)
+    days = [(start + timedelta(days=offset)).isoformat() for offset in range(DAYS)]
+    distributed = {
+        "CM_WAREHOUSE_URL": postgres_url,
+        "CM_STORAGE_URL": f"s3://{make_bucket(s3_endpoint)}/cm",
+    }
+    apply_env(
+        monkeypatch,
+        {
+            **distributed,
+            **dagster_storage_env(second_postgres_url),
+            "CM_S3_ENDPOINT_URL": s3_endpoint,
+            "CM_IDENTIFIER_HASH_KEY": IDENTIFIER_HASH_KEY,
+            "CM_EXECUTOR": "celery",
+            "CM_CELERY_BROKER_URL": BROKER_URL,
+            "CM_CELERY_KEY_PREFIX": unique_key_prefix(),
+        },
+    )
+    initialise()
+    world = generate(SEED, CALLS, None, True, DAYS, start)
+    assert world.calls_by_tenant.get(PURGED_TENANT)
+
+    env = dict(os.environ)
+    pool = WorkerPool(tmp_path, env)
+    backfill = None
+    try:
+        for name in WORKER_NAMES:
+            pool.start(name)
+        # Steps wait in the broker until a worker is ready to take them.
+        backfill = start_cm(
+            [
+                "backfill",
+                "call_ingestion_job",
+                "--from",
+                days[0],
+                "--to",
+                days[-1],
+                "--parallel",
+                "2",
+            ],
+            env,
+        )
+
+        # Meanwhile the reference, in this process, on its own warehouse and bucket.
+        reference = {
+            "CM_WAREHOUSE_URL": reference_postgres_url,
+            "CM_STORAGE_URL": f"s3://{make_bucket(s3_endpoint)}/cm",
+        }
+        apply_env(monkeypatch, reference)
+        from cm_pipelines.resources import WarehouseResource
+
+        WarehouseResource().upgrade()
+        reference_instance = dg.DagsterInstance.ephemeral()
+        assert run_job("tenants_sync_job", instance=reference_instance).success
+        assert generate(SEED, CALLS, None, True, DAYS, start).paths == world.paths
+        for day in days:
+            assert run_job(
+                "call_ingestion_job", instance=reference_instance, partition_key=day
+            ).success
+        reference_purge = run_job(
+            "retention_purge_job", instance=reference_instance, run_config=PURGE_CONFIG
+        )
+        assert reference_purge.success
+        apply_env(monkeypatch, distributed)
+
+        pool.wait_ready()
+        backfill_runs = finish_cm(backfill, timeout_s=120)
+        purge_runs = finish_cm(
+            start_cm(
+                [
+                    "launch",
+                    "retention_purge_job",
+                    "--exclusive-tenant",
+                    PURGED_TENANT,
+                    "--run-config",
+                    json.dumps(PURGE_CONFIG),
+                ],
+                env,
+            ),
+            timeout_s=90,
+        )
+    finally:
+        stop_cm(backfill)
+        pool.stop()
+
+    assert [run["partition"] for run in backfill_runs] == days
+    assert all(run["success"] and run["executor"] == "celery" for run in backfill_runs + purge_runs)
+
+    instance = get_instance()
+    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    worker_pids = {worker.process.pid for worker in pool.workers}
+    seen_workers: set[str] = set()
+    seen_pids: set[int] = set()
+    for run in backfill_runs + purge_runs:
+        record = instance.get_run_record_by_id(run["run_id"])
+        assert record is not None and record.dagster_run.is_success
+        workers, pids = _where_steps_ran(instance, run["run_id"])
+        assert workers and pids, f"run {run['run_id']} executed no step on a worker"
+        seen_workers |= workers
+        seen_pids |= pids
+    purge_run = instance.get_run_record_by_id(purge_runs[0]["run_id"])
+    assert purge_run is not None
+    assert purge_run.dagster_run.tags["cm/exclusive_tenant"] == PURGED_TENANT
+    assert {node.split("@", 1)[0] for node in seen_workers} == set(WORKER_NAMES)
+    assert seen_pids == worker_pids, "every step ran in a worker, and both workers ran steps"
+
+    distributed_state = snapshot(postgres_url)
+    reference_state = snapshot(reference_postgres_url)
+    assert sum(len(rows) for rows in distributed_state.values()) > 0
+    assert distributed_state["retention_tombstones"], "the purge deleted nothing"
+    for table, rows in reference_state.items():
+        assert distributed_state[table] == rows, f"{table} differs from the in-process run"
