@@ -7,12 +7,12 @@ STAMP := $(VENV)/.installed-stamp
 export UV_COMPILE_BYTECODE := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: setup demo test test-fast lint typecheck validate check bench ui clean
+.PHONY: setup demo test test-fast lint typecheck validate check bench ui workers clean
 
 $(STAMP): pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
 	@test -x $(PY) || uv venv --quiet --python 3.11 $(VENV)
-	uv pip install --quiet --python $(PY) -e '.[test,celery]'
+	uv pip install --quiet --python $(PY) -e '.[test,celery,aws,k8s]'
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -35,6 +35,8 @@ typecheck: setup
 
 validate: setup
 	DAGSTER_HOME=$$(mktemp -d) $(VENV)/bin/dagster definitions validate -w workspace.yaml
+	CM_EXECUTOR=celery CM_CELERY_BROKER_URL=redis://127.0.0.1:6379/0 DAGSTER_HOME=$$(mktemp -d) \
+	  $(VENV)/bin/dagster definitions validate -w workspace.yaml
 
 check: lint typecheck validate
 
@@ -43,6 +45,11 @@ bench: setup
 
 ui: setup
 	$(VENV)/bin/cm ui
+
+# Two Celery workers on this machine for CM_EXECUTOR=celery (deploy/README.md); Ctrl-C stops both.
+workers: setup
+	CM_EXECUTOR=celery CM_CELERY_BROKER_URL=$${CM_CELERY_BROKER_URL:-redis://127.0.0.1:6379/0} \
+	  bash -c '$(VENV)/bin/cm worker --name worker-1 & $(VENV)/bin/cm worker --name worker-2 & wait'
 
 clean:
 	rm -rf .cm

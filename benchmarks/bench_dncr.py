@@ -203,7 +203,7 @@ def _refresh(root: str, registry_id: str, as_of: str) -> dict[str, Any]:
     }
     promoted = {}
     for event in result.get_asset_materialization_events():
-        item = event.asset_materialization
+        item = event.materialization
         if item and item.asset_key.path == ["dncr_registry_promotion"]:
             promoted = item.metadata["promoted"].value
     return {

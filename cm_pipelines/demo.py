@@ -227,12 +227,12 @@ def refresh_registries_and_wash(context: DemoContext) -> str:
     promoted = 0
     washed: dict[str, Any] = {}
     for event in refreshed.get_asset_materialization_events():
-        item = event.asset_materialization
+        item = event.materialization
         if item and item.asset_key.path == ["dncr_registry_promotion"]:
             promoted = int(item.metadata["promoted_count"].value)  # type: ignore[arg-type]
     result = run_and_require(context, "dncr_wash_job", run_config=wash_run_config())
     for event in result.get_asset_materialization_events():
-        item = event.asset_materialization
+        item = event.materialization
         if item and item.asset_key.path == ["dncr_wash_results"]:
             washed = {key: value.value for key, value in item.metadata.items()}
     return (

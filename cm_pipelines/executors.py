@@ -91,7 +91,7 @@ def celery_config_source() -> dict[str, Any]:
     """Celery settings shared by the executor and the workers (they must agree)."""
     from dagster_celery.defaults import broker_transport_options
 
-    transport = dict(broker_transport_options)
+    transport: dict[str, Any] = dict(broker_transport_options)
     prefix = _env(KEY_PREFIX_ENV)
     if prefix:
         transport["global_keyprefix"] = prefix

@@ -2,8 +2,11 @@
 
 * **plan** stores the manifest (``purge_plans`` + ``purge_plan_items`` + ``purge_batches`` and a
   summary under ``audit/retention/plans/``) before anything is deleted. A plan that was approved
-  or had started executing is *resumed* by the next run, never replaced: the same items, with
-  the ones now held or no longer due withdrawn (and said so).
+  or had started executing is *resumed* by the next run, whatever that run asked for, never
+  replaced: the same items, with the ones now held or no longer due withdrawn (and said so).
+  A plan killed before its guard finished is resumed by a run with the same day, scope and
+  limits; any other run marks it ``superseded`` (nothing of it was deleted) and plans afresh.
+  A plan the guard refused is closed (``refused``); the next run plans afresh.
 * **guard** re-derives every pending item's state: nothing held, nothing not yet due, and the
   circuit breaker (share of each tenant's live artefacts, absolute ceiling) unless the plan
   carries an operator override, which is audited when it is used.

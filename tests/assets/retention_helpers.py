@@ -245,11 +245,14 @@ def retention_defs(resources: dict) -> dg.Definitions:
 
 def run_job(resources: dict, job_name: str, run_config: dict | None = None, instance=None):
     job = retention_defs(resources).resolve_job_def(job_name)
-    return job.execute_in_process(
-        run_config=run_config or {},
-        instance=instance or dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    if instance is not None:
+        return job.execute_in_process(
+            run_config=run_config or {}, instance=instance, raise_on_error=False
+        )
+    with dg.DagsterInstance.ephemeral() as ephemeral:
+        return job.execute_in_process(
+            run_config=run_config or {}, instance=ephemeral, raise_on_error=False
+        )
 
 
 def run_purge(resources: dict, run_config: dict | None = None, instance=None):

@@ -130,13 +130,18 @@ def test_run_queue_keeps_two_purges_of_one_tenant_apart(config_file: str) -> Non
     running = _run("retention_purge_job", exclusive_tenant_tags("gamma-sg"))
     queue = TagConcurrencyLimitsCounter(_tag_limits(config_file), [running])
     assert queue.is_blocked(_run("retention_purge_job", exclusive_tenant_tags("gamma-sg")))
-    assert queue.is_blocked(_run("dsar_erasure_job", exclusive_tenant_tags("gamma-sg")))
+    assert queue.is_blocked(_run("dsar_fulfillment_job", exclusive_tenant_tags("gamma-sg")))
     assert not queue.is_blocked(_run("retention_purge_job", exclusive_tenant_tags("acme-au")))
     assert not queue.is_blocked(_run("retention_purge_job", {}))
 
 
-def test_production_queue_keeps_two_runs_of_one_call_day_apart() -> None:
-    running = _run("call_ingestion_job", {"dagster/partition": "2026-10-06"})
-    queue = TagConcurrencyLimitsCounter(_tag_limits("dagster.production.yaml"), [running])
+def test_production_queue_keeps_two_runs_of_one_call_day_or_registry_apart() -> None:
+    running = [
+        _run("call_ingestion_job", {"dagster/partition": "2026-10-06"}),
+        _run("dncr_registry_refresh_job", {"cm/registry": "us_ftc"}),
+    ]
+    queue = TagConcurrencyLimitsCounter(_tag_limits("dagster.production.yaml"), running)
     assert queue.is_blocked(_run("call_ingestion_job", {"dagster/partition": "2026-10-06"}))
     assert not queue.is_blocked(_run("call_ingestion_job", {"dagster/partition": "2026-10-07"}))
+    assert queue.is_blocked(_run("dncr_registry_refresh_job", {"cm/registry": "us_ftc"}))
+    assert not queue.is_blocked(_run("dncr_registry_refresh_job", {"cm/registry": "au_acma"}))

@@ -58,6 +58,7 @@ def test_production_instance_file(monkeypatch, tmp_path, postgres_url, s3_endpoi
         assert {limit["key"] for limit in concurrency.run_queue_config.tag_concurrency_limits} == {
             "cm/exclusive_tenant",
             "dagster/partition",
+            "cm/registry",
         }
         result = hello_job.execute_in_process(instance=instance)
         assert result.success
