@@ -29,8 +29,6 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlalchemy as sa
 from pydantic import Field
 
@@ -49,6 +47,7 @@ from cm_pipelines.assets.dncr_support import (
     as_utc,
     campaigns_prefix,
     changes_path,
+    changes_to_parquet,
     file_stamp,
     load_evidence,
     numbers_to_parquet,
@@ -645,18 +644,7 @@ def dncr_registry_changes(
             if previous_rows:
                 previous = _registered_set(read_version(object_store, previous_rows[0]))
         added, removed = diff_sorted(previous, current)
-        numbers = np.concatenate((added, removed))
-        change = np.concatenate((np.ones(added.size, np.int8), -np.ones(removed.size, np.int8)))
-        order = np.argsort(numbers, kind="stable")
-        buffer = io.BytesIO()
-        pq.write_table(
-            pa.table({"e164": numbers[order], "change": change[order]}),
-            buffer,
-            compression="zstd",
-            use_dictionary=False,
-            column_encoding={"e164": "DELTA_BINARY_PACKED"},
-        )
-        data = buffer.getvalue()
+        data = changes_to_parquet(added, removed)
         path = changes_path(registry_id, str(row["version_id"]))
         object_store.write_bytes(path, data)
         with warehouse.begin() as connection:

@@ -186,23 +186,44 @@ def numbers_to_parquet(
     registered: np.ndarray | None = None,
     wash_days: np.ndarray | None = None,
 ) -> bytes:
-    """Sorted int64 numbers (delta-encoded: ~1 byte a number) plus wash results if any."""
+    """Sorted int64 numbers plus wash results if any.
+
+    Sorted numbers are delta-encoded (~1.2 bytes a number) and left uncompressed: measured on
+    25M numbers, zstd on top saved 5 % of the size and tripled read and write times.
+    """
     columns: dict[str, pa.Array] = {"e164": pa.array(numbers, type=pa.int64())}
-    encodings = {"e164": "DELTA_BINARY_PACKED"}
+    compression = {"e164": "none"}
     if registered is not None and wash_days is not None:
         columns["registered"] = pa.array(registered, type=pa.bool_())
         columns["wash_date"] = pa.array(wash_days.astype("datetime64[D]"), type=pa.date32())
-    table = pa.table(columns)
+        compression.update(registered="zstd", wash_date="zstd")
+    return _parquet_bytes(pa.table(columns), compression)
+
+
+def _parquet_bytes(table: pa.Table, compression: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(
         table,
         buffer,
-        compression="zstd",
+        compression=compression,
         use_dictionary=False,
-        column_encoding=encodings,
+        column_encoding={"e164": "DELTA_BINARY_PACKED"},
         row_group_size=16 * 1024 * 1024,
     )
     return buffer.getvalue()
+
+
+def changes_to_parquet(added: np.ndarray, removed: np.ndarray) -> bytes:
+    """Additions then removals (each sorted), ``change`` +1 / -1."""
+    table = pa.table(
+        {
+            "e164": pa.array(np.concatenate((added, removed)), type=pa.int64()),
+            "change": pa.array(
+                np.concatenate((np.ones(added.size, np.int8), -np.ones(removed.size, np.int8)))
+            ),
+        }
+    )
+    return _parquet_bytes(table, {"e164": "none", "change": "zstd"})
 
 
 @dataclass
@@ -213,13 +234,28 @@ class VersionContent:
 
 
 def parquet_to_numbers(data: bytes) -> VersionContent:
-    table = pq.read_table(io.BytesIO(data))
-    numbers = table.column("e164").to_numpy()
-    if "registered" in table.column_names:
-        registered = table.column("registered").to_numpy(zero_copy_only=False).astype(bool)
-        wash_days = table.column("wash_date").to_numpy(zero_copy_only=False).astype("datetime64[D]")
-        return VersionContent(np.asarray(numbers, np.int64), registered, wash_days)
-    return VersionContent(np.asarray(numbers, np.int64))
+    """Decode batch by batch into preallocated arrays: at US scale an Arrow table plus its
+    NumPy copy would hold the 2 GB of numbers twice."""
+    parquet = pq.ParquetFile(io.BytesIO(data))
+    rows = parquet.metadata.num_rows
+    names = parquet.schema_arrow.names
+    with_results = "registered" in names
+    numbers = np.empty(rows, dtype=np.int64)
+    registered = np.empty(rows, dtype=bool) if with_results else None
+    wash_days = np.empty(rows, dtype="datetime64[D]") if with_results else None
+    position = 0
+    for batch in parquet.iter_batches(batch_size=1 << 22, use_threads=False):
+        size = batch.num_rows
+        numbers[position : position + size] = batch.column("e164").to_numpy()
+        if registered is not None and wash_days is not None:
+            registered[position : position + size] = batch.column("registered").to_numpy(
+                zero_copy_only=False
+            )
+            wash_days[position : position + size] = batch.column("wash_date").to_numpy(
+                zero_copy_only=False
+            )
+        position += size
+    return VersionContent(numbers, registered, wash_days)
 
 
 def read_version(object_store: ObjectStoreResource, row: Mapping[str, Any]) -> VersionContent:

@@ -31,6 +31,8 @@ MAX_E164_DIGITS = 15
 DEFAULT_KEEP_BAD = 1000
 FTC_AREA_DIGITS, FTC_SUBSCRIBER_DIGITS = 3, 7
 CHUNK_BYTES = 32 << 20
+BLOCK = 10_000_000
+"""Numbers per lookup block: one NANP area code, one AU ``4x`` mobile range."""
 POW10 = np.array([10**k for k in range(19)], dtype=np.int64)
 EPOCH_DAY = np.datetime64("1970-01-01", "D")
 
@@ -144,7 +146,7 @@ def union_sorted(parts: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
     if not parts:
         return empty_numbers(), 0
     if len(parts) == 1:
-        return sorted_unique(parts[0].copy())
+        return sorted_unique(parts[0])  # callers hand over arrays they own
     ordered = sorted(parts, key=lambda part: int(part[0]))
     merged = np.concatenate(ordered)
     return sorted_unique(merged)
@@ -161,11 +163,88 @@ def membership(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
     return haystack[positions] == needles
 
 
+def block_groups(
+    numbers: np.ndarray, block: int = BLOCK, max_walk: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end of each run of one block key (``n // block``) in a sorted array.
+
+    Registry-sized sets span a few hundred blocks: those are walked with ``searchsorted``
+    (no 2 GB array of keys); a set spread over very many blocks is scanned in chunks.
+    """
+    if not numbers.size:
+        empty = np.empty(0, np.int64)
+        return empty, empty
+    starts: list[int] = []
+    position = 0
+    while position < numbers.size and len(starts) < max_walk:
+        starts.append(position)
+        key = int(numbers[position]) // block
+        position = int(np.searchsorted(numbers, (key + 1) * block, side="left"))
+    if position < numbers.size:
+        found = [np.zeros(1, np.int64)]
+        step = 1 << 22
+        for offset in range(0, numbers.size, step):
+            first = max(offset - 1, 0)
+            keys = numbers[first : offset + step] // block
+            found.append(np.flatnonzero(keys[1:] != keys[:-1]) + 1 + first)
+        group_starts = np.unique(np.concatenate(found))
+    else:
+        group_starts = np.array(starts, dtype=np.int64)
+    return group_starts, np.concatenate((group_starts[1:], [numbers.size])).astype(np.int64)
+
+
+DIFF_BLOCK_MIN = 1_000_000
+"""Below this many numbers a diff uses ``searchsorted``; above, per-block scratch tables."""
+
+
 def diff_sorted(previous: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(added, removed): numbers of ``current`` not in ``previous`` and the reverse."""
-    added = current[~membership(previous, current)]
-    removed = previous[~membership(current, previous)]
-    return added, removed
+    """(added, removed): numbers of ``current`` not in ``previous`` and the reverse.
+
+    Large sets are compared block by block: the numbers of one block of the previous version
+    are marked in a reusable 10M-entry table and the current block's numbers looked up in it
+    (sequential, cache-friendly), and the reverse.
+    """
+    if previous.size + current.size < DIFF_BLOCK_MIN:
+        return (
+            current[~membership(previous, current)],
+            previous[~membership(current, previous)],
+        )
+    old_starts, old_ends = block_groups(previous)
+    new_starts, new_ends = block_groups(current)
+    if old_starts.size + new_starts.size > 20_000:  # very sparse: the index does better
+        return (
+            current[~membership(previous, current)],
+            previous[~membership(current, previous)],
+        )
+    old_runs_map = {
+        int(previous[s]) // BLOCK: (s, e)
+        for s, e in zip(old_starts.tolist(), old_ends.tolist(), strict=True)
+    }
+    new_runs_map = {
+        int(current[s]) // BLOCK: (s, e)
+        for s, e in zip(new_starts.tolist(), new_ends.tolist(), strict=True)
+    }
+    scratch = np.zeros(BLOCK, dtype=bool)
+    added: list[np.ndarray] = []
+    removed: list[np.ndarray] = []
+    for key in sorted(set(old_runs_map) | set(new_runs_map)):
+        old = previous[slice(*old_runs_map[key])] if key in old_runs_map else empty_numbers()
+        new = current[slice(*new_runs_map[key])] if key in new_runs_map else empty_numbers()
+        if not old.size or not new.size:
+            added.append(new)
+            removed.append(old)
+            continue
+        old_offsets = old - key * BLOCK
+        new_offsets = new - key * BLOCK
+        scratch[old_offsets] = True
+        in_old = scratch[new_offsets]
+        scratch[old_offsets] = False
+        scratch[new_offsets] = True
+        in_new = scratch[old_offsets]
+        scratch[new_offsets] = False
+        added.append(new[~in_old])
+        removed.append(old[~in_new])
+    return np.concatenate(added), np.concatenate(removed)
 
 
 @dataclass(frozen=True)
@@ -331,13 +410,14 @@ def _ftc_fixed_width(chunk: np.ndarray) -> np.ndarray | None:
 
 
 def _fixed_width_values(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    value = np.zeros(rows.shape[0], dtype=np.int64)
-    ok = np.ones(rows.shape[0], dtype=bool)
-    for column in (0, 1, 2, 4, 5, 6, 7, 8, 9, 10):
-        digit = rows[:, column].astype(np.int64) - DIGIT_0
-        ok &= (digit >= 0) & (digit <= 9)
+    """The 10 digits of fixed-width FTC rows: one gather, then arithmetic on compact arrays
+    (a byte below '0' wraps around in uint8, so one comparison checks both bounds)."""
+    digits = rows[:, [0, 1, 2, 4, 5, 6, 7, 8, 9, 10]] - np.uint8(DIGIT_0)
+    ok = np.all(digits <= 9, axis=1)
+    value = digits[:, 0].astype(np.int64)
+    for column in range(1, 10):
         value *= 10
-        value += digit
+        value += digits[:, column]
     return value, ok
 
 
@@ -818,7 +898,7 @@ class NumberIndex:
     to its bitmap slot, so a lookup is a division, a table read and one bitmap read.
     """
 
-    BLOCK = 10_000_000
+    BLOCK = BLOCK
     BLOCK_BYTES = BLOCK // 8
     DENSE_MIN_COUNT = BLOCK // 64
     LOOKUP_CHUNK = 1 << 20
@@ -871,19 +951,7 @@ class NumberIndex:
 
     @classmethod
     def _groups(cls, numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Start/end of each run of one block key, computed in chunks (no 2 GB key array)."""
-        if not numbers.size:
-            empty = np.empty(0, np.int64)
-            return empty, empty
-        starts = [np.zeros(1, np.int64)]
-        step = cls.LOOKUP_CHUNK * 4
-        for offset in range(0, numbers.size, step):
-            keys = numbers[max(offset - 1, 0) : offset + step] // cls.BLOCK
-            changes = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-            starts.append(changes + max(offset - 1, 0))
-        group_starts = np.unique(np.concatenate(starts))
-        group_ends = np.concatenate((group_starts[1:], [numbers.size]))
-        return group_starts, group_ends
+        return block_groups(numbers, cls.BLOCK)
 
     @property
     def nbytes(self) -> int:

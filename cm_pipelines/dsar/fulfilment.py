@@ -431,8 +431,8 @@ class Fulfilment:
             self._mark_executed(
                 connection, [a for a in self.plan(connection) if a.action == planning.EXPORT]
             )
-            for name, count in details["categories"].items():
-                self._executed(connection, name, count, exported=count)
+            for name, category in built.manifest["categories"].items():
+                self._executed(connection, name, category["count"], exported=category["count"])
             self._finish(connection, "export", details)
         self.report.result_path = path
         self.report.key_delivery = delivery

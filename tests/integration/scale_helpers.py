@@ -225,3 +225,18 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
+
+
+def forget_broker_keys(broker_url: str, key_prefix: str) -> None:
+    """Delete what a test run left in a Redis broker under its own key prefix."""
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return
+    import redis
+
+    client = redis.Redis.from_url(broker_url)
+    try:
+        keys = list(client.scan_iter(f"{key_prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

@@ -22,6 +22,7 @@ from tests.integration.scale_helpers import (
     broker_or_fail,
     dagster_storage_env,
     finish_cm,
+    forget_broker_keys,
     snapshot,
     start_cm,
     stop_cm,
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.integration
 BROKER_URL = os.environ.get("CM_TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 DAYS = 3
 SEED = 11
-CALLS = 80
+CALLS = 60
 # gamma-sg keeps recordings and transcripts 30 days: a world 50 days old has them due
 WORLD_AGE_DAYS = 50
 PURGED_TENANT = "gamma-sg"
@@ -70,8 +71,10 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
 ) -> None:
     from cm_pipelines.commands.core import generate, initialise
     from cm_pipelines.instance import get_instance, run_job
+    from cm_pipelines.resources import ObjectStoreResource, WarehouseResource
 
     broker_or_fail(BROKER_URL)
+    key_prefix = unique_key_prefix()
     start = datetime.now(UTC).date() - timedelta(days=WORLD_AGE_DAYS)
     days = [(start + timedelta(days=offset)).isoformat() for offset in range(DAYS)]
     distributed = {
@@ -87,7 +90,7 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
             "CM_IDENTIFIER_HASH_KEY": IDENTIFIER_HASH_KEY,
             "CM_EXECUTOR": "celery",
             "CM_CELERY_BROKER_URL": BROKER_URL,
-            "CM_CELERY_KEY_PREFIX": unique_key_prefix(),
+            "CM_CELERY_KEY_PREFIX": key_prefix,
         },
     )
     initialise()
@@ -121,8 +124,6 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
             "CM_STORAGE_URL": f"s3://{make_bucket(s3_endpoint)}/cm",
         }
         apply_env(monkeypatch, reference)
-        from cm_pipelines.resources import WarehouseResource
-
         WarehouseResource().upgrade()
         reference_instance = dg.DagsterInstance.ephemeral()
         assert run_job("tenants_sync_job", instance=reference_instance).success
@@ -156,6 +157,7 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
     finally:
         stop_cm(backfill)
         pool.stop()
+        forget_broker_keys(BROKER_URL, key_prefix)
 
     assert [run["partition"] for run in backfill_runs] == days
     assert all(run["success"] and run["executor"] == "celery" for run in backfill_runs + purge_runs)
@@ -184,3 +186,15 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
     assert distributed_state["retention_tombstones"], "the purge deleted nothing"
     for table, rows in reference_state.items():
         assert distributed_state[table] == rows, f"{table} differs from the in-process run"
+    # and the purge deleted the same landed objects from both buckets
+    landed = [
+        sorted(
+            item.path
+            for item in ObjectStoreResource(
+                url=setting["CM_STORAGE_URL"], s3_endpoint_url=s3_endpoint
+            ).list_files("landing")
+        )
+        for setting in (distributed, reference)
+    ]
+    assert landed[0] == landed[1]
+    assert len(landed[0]) < len(world.paths)

@@ -307,3 +307,34 @@ def test_formatting_and_parsing_round_trip() -> None:
     numbers = np.array([us(201, 2000000), us(989, 9999999)], dtype=np.int64)
     parsed, _ = parse_ftc_lines(format_ftc_lines(numbers))
     assert parsed.numbers.tolist() == numbers.tolist()
+
+
+def test_large_diffs_compare_block_by_block(monkeypatch) -> None:
+    rng = np.random.default_rng(5)
+    previous, _ = sorted_unique(
+        np.concatenate(
+            [
+                us(212, 0) + rng.choice(10_000_000, 50_000, replace=False),
+                us(415, 0) + rng.choice(10_000_000, 300, replace=False),
+            ]
+        ).astype(np.int64)
+    )
+    keep = rng.random(previous.size) > 0.01
+    fresh = us(646, 0) + rng.choice(10_000_000, 200, replace=False)
+    current, _ = sorted_unique(
+        np.concatenate([previous[keep], fresh, [us(212, 1)]]).astype(np.int64)
+    )
+    expected_added = np.setdiff1d(current, previous)
+    expected_removed = np.setdiff1d(previous, current)
+    monkeypatch.setattr(rs, "DIFF_BLOCK_MIN", 10)
+    added, removed = diff_sorted(previous, current)
+    assert np.array_equal(added, expected_added)
+    assert np.array_equal(removed, expected_removed)
+
+
+def test_block_groups_walks_few_blocks_and_scans_many() -> None:
+    numbers = np.array([us(212, 1), us(212, 2), us(213, 5), us(415, 0), us(415, 9)], dtype=np.int64)
+    walked = rs.block_groups(numbers)
+    scanned = rs.block_groups(numbers, max_walk=1)
+    for starts, ends in (walked, scanned):
+        assert starts.tolist() == [0, 2, 3] and ends.tolist() == [2, 3, 5]
