@@ -65,7 +65,7 @@ def replace_quarantine(
     run_id: str | None,
 ) -> Counter[str]:
     """Quarantine of one asset partition is replaced as a whole, like the partition itself."""
-    lock_partition(connection, partition_key)
+    lock_partition(connection, partition_key, scope=f"quarantine:{asset_name}")
     connection.execute(
         sa.delete(quarantine).where(
             quarantine.c.asset == asset_name, quarantine.c.partition_key == partition_key

@@ -233,6 +233,12 @@ def _without_overlaps(matches: list[Match]) -> list[Match]:
     return sorted(kept, key=lambda m: m.start)
 
 
+def _continues_a_figure(text: str, start: int) -> bool:
+    """Digits right after ``12.`` or ``09:15:`` are a fraction or a time part, not a number
+    (``09:15:02.136480`` must not yield the short number 136480)."""
+    return start >= 2 and text[start - 1] in ".:" and text[start - 2].isdigit()
+
+
 def find_phone_numbers(text: str, country: str) -> list[Match]:
     """Valid numbers written or spoken in ``text``; national forms read as dialled in ``country``."""
     matches = [
@@ -243,6 +249,7 @@ def find_phone_numbers(text: str, country: str) -> list[Match]:
             "phone",
         )
         for found in phonenumbers.PhoneNumberMatcher(text, country, phonenumbers.Leniency.VALID)
+        if not _continues_a_figure(text, found.start)
     ]
     for run in _digit_runs(text):
         if any(piece.spoken for piece in run):

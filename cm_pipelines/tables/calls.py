@@ -126,6 +126,7 @@ crm_links = sa.Table(
     sa.Index("ix_crm_links_partition", "partition_date", "tenant_id"),
     sa.Index("ix_crm_links_phone", "tenant_id", "contact_e164"),
     sa.Index("ix_crm_links_email", "tenant_id", "contact_email"),
+    sa.Index("ix_crm_links_record", "tenant_id", "crm_record_id"),
 )
 
 quarantine = sa.Table(

@@ -151,3 +151,9 @@ def test_text_without_identifiers_is_unchanged() -> None:
     assert redact(text, "AU") == text
     assert mask_identifiers(text, "AU") == text
     assert extract_identifiers(text, "AU") == Identifiers(frozenset(), frozenset())
+
+
+def test_time_and_decimal_parts_are_not_read_as_phone_numbers() -> None:
+    assert extract_identifiers("ended 2026-11-20 09:15:02.136480 ok", "AU").phones == frozenset()
+    assert extract_identifiers("at 09:15:02.136480", "AU").phones == frozenset()
+    assert extract_identifiers("call 0491 570 156 now", "AU").phones == {"+61491570156"}

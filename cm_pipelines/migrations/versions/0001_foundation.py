@@ -129,6 +129,7 @@ def upgrade() -> None:
             "ix_crm_links_partition", ["partition_date", "tenant_id"], unique=False
         )
         batch_op.create_index("ix_crm_links_phone", ["tenant_id", "contact_e164"], unique=False)
+        batch_op.create_index("ix_crm_links_record", ["tenant_id", "crm_record_id"], unique=False)
 
     op.create_table(
         "quarantine",
@@ -220,6 +221,7 @@ def downgrade() -> None:
 
     op.drop_table("quarantine")
     with op.batch_alter_table("crm_links", schema=None) as batch_op:
+        batch_op.drop_index("ix_crm_links_record")
         batch_op.drop_index("ix_crm_links_phone")
         batch_op.drop_index("ix_crm_links_partition")
         batch_op.drop_index("ix_crm_links_email")
