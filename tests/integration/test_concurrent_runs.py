@@ -145,3 +145,11 @@ def test_production_queue_keeps_two_runs_of_one_call_day_or_registry_apart() -> 
     assert not queue.is_blocked(_run("call_ingestion_job", {"dagster/partition": "2026-10-07"}))
     assert queue.is_blocked(_run("dncr_registry_refresh_job", {"cm/registry": "us_ftc"}))
     assert not queue.is_blocked(_run("dncr_registry_refresh_job", {"cm/registry": "au_acma"}))
+
+
+def test_advisory_lock_keys_are_stable_per_scope_and_partition() -> None:
+    key = advisory_lock_key("ingestion", "2026-10-06")
+    assert key == advisory_lock_key("ingestion", "2026-10-06")  # every process agrees
+    assert key != advisory_lock_key("ingestion", "2026-10-07")
+    assert key != advisory_lock_key("quarantine:call_records", "2026-10-06")
+    assert -(2**63) <= key < 2**63  # PostgreSQL's bigint
