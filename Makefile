@@ -11,7 +11,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 
 $(STAMP): pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
-	@test -x $(PY) || uv venv --quiet --python 3.11 $(VENV)
+	@test -x $(PY) || uv venv --quiet --python "$$(command -v python3)" $(VENV)
 	uv pip install --quiet --python $(PY) -e '.[test,celery,aws,k8s]'
 	@touch $(STAMP)
 

@@ -14,10 +14,11 @@ from cm_pipelines import settings
 
 
 def instance_template() -> Path:
-    """``deploy/dagster.postgres.yaml`` when ``CM_DAGSTER_STORAGE=postgres``, else the SQLite one."""
+    """``deploy/dagster.<kind>.yaml`` for ``CM_DAGSTER_STORAGE`` = sqlite (default), postgres or
+    production (PostgreSQL storage plus S3 compute logs and production queue limits)."""
     kind = str(dg.EnvVar("CM_DAGSTER_STORAGE").get_value(default="sqlite"))
-    if kind not in ("sqlite", "postgres"):
-        raise ValueError("CM_DAGSTER_STORAGE must be 'sqlite' or 'postgres'")
+    if kind not in ("sqlite", "postgres", "production"):
+        raise ValueError("CM_DAGSTER_STORAGE must be 'sqlite', 'postgres' or 'production'")
     return settings.project_root() / "deploy" / f"dagster.{kind}.yaml"
 
 
