@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
     registry_size = max(200_000, int(FULL_REGISTRY * args.scale))
     query_count = max(100_000, int(FULL_QUERIES * args.scale))
     au_size = max(50_000, int(FULL_AU * args.scale))
-    baseline_sizes = [max(query_count // 100, 10_000), max(query_count // 25, 40_000)]
+    baseline_sizes = [max(query_count // 10, 10_000), max(query_count // 2, 50_000)]
     root = args.workdir or tempfile.mkdtemp(prefix="cm_bench_dncr_")
     Path(root).mkdir(parents=True, exist_ok=True)
     try:

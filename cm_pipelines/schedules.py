@@ -37,29 +37,27 @@ retention_states_schedule = dg.ScheduleDefinition(
 )
 
 
+from cm_pipelines.resources import configuration as retention_configuration  # noqa: E402
+
+
 @dg.schedule(
     name="retention_purge_schedule",
     job=retention_purge_job,
     cron_schedule="30 2 * * *",
     execution_timezone=PLATFORM_TIMEZONE,
-    description="Nightly guarded purge; skipped while a previous purge run is still in flight.",
+    description="Nightly guarded purge, one run per tenant (cm/exclusive_tenant); a tenant whose "
+    "previous purge is still in flight is skipped.",
 )
-def retention_purge_schedule(context: dg.ScheduleEvaluationContext):
-    in_flight = context.instance.get_run_records(
-        filters=dg.RunsFilter(
-            job_name=retention_purge_job.name,
-            statuses=[
-                dg.DagsterRunStatus.QUEUED,
-                dg.DagsterRunStatus.NOT_STARTED,
-                dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED,
-            ],
-        ),
-        limit=1,
-    )
-    if in_flight:
-        return dg.SkipReason("a retention purge run is still in flight; the next run resumes it")
-    return dg.RunRequest(tags={"cm/trigger": "schedule", "cm/actor": "schedule"})
+def retention_purge_schedule(
+    context: dg.ScheduleEvaluationContext,
+    platform_config: retention_configuration.PlatformConfigResource,
+):
+    from cm_pipelines.assets.retention import purge_run_requests
+
+    scheduled = context.scheduled_execution_time
+    day = scheduled.date().isoformat() if scheduled else "manual"
+    tenant_ids = [tenant.id for tenant in platform_config.tenants()]
+    return purge_run_requests(context.instance, tenant_ids, day, retention_purge_job.name)
 
 
 ALL_SCHEDULES += [retention_states_schedule, retention_purge_schedule]

@@ -98,11 +98,13 @@ def call_records(
         object_store, "cdr", set(tenants), day_key
     )
     files_read = 0
+    read_tenants: set[str] = set()  # a missing file (purged, never landed) replaces nothing
     for tenant_id, tenant in sorted(tenants.items()):
         path = landing.cdr_file(tenant_id, day_key)
         if not object_store.exists(path):
             continue
         files_read += 1
+        read_tenants.add(tenant_id)
         result = read_cdr_csv(object_store.read_bytes(path), path, {tenant_id: tenant})
         quarantined.extend(
             QuarantineEntry(
@@ -143,7 +145,7 @@ def call_records(
             parsed["partition_date"] = day
             parsed["ingested_run_id"] = context.run.run_id
         inserted = replace_live_partition(
-            connection, tables.calls, day, tenants.keys(), parsed, ["tenant_id", "call_id"]
+            connection, tables.calls, day, read_tenants, parsed, ["tenant_id", "call_id"]
         )
         reasons = replace_quarantine(
             connection, "call_records", day_key, quarantined, context.run.run_id
@@ -473,11 +475,13 @@ def crm_links(
         live_calls = {
             tenant_id: _live_call_ids(connection, tenant_id, day) for tenant_id in tenants
         }
+    read_tenants: set[str] = set()  # a missing file (purged, never landed) replaces nothing
     for tenant_id, tenant in sorted(tenants.items()):
         path = landing.crm_links_file(tenant_id, day_key)
         if not object_store.exists(path):
             continue
         files_read += 1
+        read_tenants.add(tenant_id)
         try:
             result = parse_crm_links(object_store.read_bytes(path), path, tenant.country)
         except CrmLinksFormatError as exc:
@@ -537,7 +541,7 @@ def crm_links(
         frame = frame.loc[~duplicated]
     with warehouse.begin() as connection:
         inserted = replace_live_partition(
-            connection, tables.crm_links, day, tenants.keys(), frame, key
+            connection, tables.crm_links, day, read_tenants, frame, key
         )
         reasons = replace_quarantine(
             connection, "crm_links", day_key, quarantined, context.run.run_id

@@ -214,12 +214,13 @@ def _parquet_bytes(table: pa.Table, compression: dict[str, str]) -> bytes:
 
 
 def changes_to_parquet(added: np.ndarray, removed: np.ndarray) -> bytes:
-    """Additions then removals (each sorted), ``change`` +1 / -1."""
+    """Additions then removals (each sorted), ``change`` +1 / -1; chunked, not concatenated
+    (a first version's additions are the whole registry)."""
     table = pa.table(
         {
-            "e164": pa.array(np.concatenate((added, removed)), type=pa.int64()),
-            "change": pa.array(
-                np.concatenate((np.ones(added.size, np.int8), -np.ones(removed.size, np.int8)))
+            "e164": pa.chunked_array([added, removed], type=pa.int64()),
+            "change": pa.chunked_array(
+                [np.ones(added.size, np.int8), np.full(removed.size, -1, np.int8)], type=pa.int8()
             ),
         }
     )

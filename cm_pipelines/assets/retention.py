@@ -7,6 +7,10 @@ one job (``retention_purge_job``): the plan stores the manifest, the guard check
 the circuit breaker holds (or an audited operator override is given), then execution deletes in
 batches and the proof step writes the proof-of-deletion manifest. The logic lives in
 ``retention_engine``; these assets wire it to resources and report counts.
+
+Purges are split by tenant: the nightly schedule requests one run per tenant, tagged
+``cm/exclusive_tenant`` so the run queue never starts two runs of one tenant, and the engine's
+claims and scope locks refuse an overlapping run that gets past the queue anyway.
 """
 
 from collections import Counter
@@ -19,6 +23,7 @@ from pydantic import Field
 
 from cm_pipelines import settings
 from cm_pipelines.assets.retention_engine import (
+    ClaimPolicy,
     PurgeRefused,
     PurgeSettings,
     execute_plan,
@@ -47,6 +52,59 @@ from cm_pipelines.tables.retention import retention_states as states_table
 RETENTION_GROUP = "retention"
 PURGE_POOL = "retention_purge"
 _HOLD_IDS_MAX = 500
+IN_FLIGHT_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def claim_policy(instance: dg.DagsterInstance) -> ClaimPolicy:
+    """Claims of runs this instance knows have ended lapse at once (no waiting out the TTL)."""
+
+    def holder_finished(run_id: str) -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is not None and run.is_finished
+
+    return ClaimPolicy(holder_finished=holder_finished)
+
+
+def purge_run_config(tenant_id: str | None) -> dict:
+    return {"ops": {"retention_purge_plan": {"config": {"tenant": tenant_id or ""}}}}
+
+
+def purge_run_requests(
+    instance: dg.DagsterInstance, tenant_ids: list[str], day: str, job_name: str
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """One purge run per tenant, tagged ``cm/exclusive_tenant``; a tenant whose purge is still
+    in flight is skipped (its next run resumes the plan), and every tenant while an
+    all-tenants purge is in flight."""
+    from cm_pipelines.launch import ALL_TENANTS, EXCLUSIVE_TENANT_TAG, exclusive_tenant_tags
+
+    in_flight = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT_STATUSES)
+    )
+    busy = {record.dagster_run.tags.get(EXCLUSIVE_TENANT_TAG, ALL_TENANTS) for record in in_flight}
+    if ALL_TENANTS in busy:
+        return dg.SkipReason("an all-tenants purge is still in flight; the next night resumes")
+    requests = [
+        dg.RunRequest(
+            run_key=f"{tenant_id}:{day}",
+            run_config=purge_run_config(tenant_id),
+            tags={
+                "cm/trigger": "schedule",
+                "cm/actor": "schedule",
+                **exclusive_tenant_tags(tenant_id),
+            },
+        )
+        for tenant_id in sorted(tenant_ids)
+        if tenant_id not in busy
+    ]
+    if not requests:
+        return dg.SkipReason("every tenant's purge is still in flight; the next night resumes")
+    return requests
 
 
 def states_markdown(counts: pd.DataFrame) -> str:
@@ -249,6 +307,7 @@ def retention_purge_plan(
             run_id=context.run.run_id,
             hash_key=settings.identifier_hash_key(),
             config_sha256=file_sha256(platform_config.tenants_path()),
+            claims=claim_policy(context.instance),
         )
     except PurgeRefused as exc:
         raise dg.Failure(description=str(exc)) from exc
@@ -298,6 +357,7 @@ def retention_purge_execution(
             run_id=context.run.run_id,
             hash_key=settings.identifier_hash_key(),
             log=context.log.warning,
+            claims=claim_policy(context.instance),
         )
     except PurgeRefused as exc:
         raise dg.Failure(description=str(exc)) from exc
@@ -313,7 +373,13 @@ def retention_purge_execution(
         "purged_by_type": dg.MetadataValue.json(dict(outcome.by_record_type)),
     }
     if outcome.failed:
-        proof = prove_plan(warehouse, object_store, plan["plan_id"], run_id=context.run.run_id)
+        proof = prove_plan(
+            warehouse,
+            object_store,
+            plan["plan_id"],
+            run_id=context.run.run_id,
+            claims=claim_policy(context.instance),
+        )
         refused = sum(outcome.failed.values())
         context.log.error(
             f"{refused} object(s) refused deletion {dict(outcome.failed)}; their rows stay live. "
@@ -342,7 +408,16 @@ def retention_proof_of_deletion(
     policy versions, digests of the plan and the tombstones, run ids; plus an audit entry."""
     warehouse.assert_schema_current()
     plan = plan_for_run(warehouse, context.run.run_id)
-    proof = prove_plan(warehouse, object_store, plan["plan_id"], run_id=context.run.run_id)
+    try:
+        proof = prove_plan(
+            warehouse,
+            object_store,
+            plan["plan_id"],
+            run_id=context.run.run_id,
+            claims=claim_policy(context.instance),
+        )
+    except PurgeRefused as exc:
+        raise dg.Failure(description=str(exc)) from exc
     totals = proof.document["totals"]
     metadata = {
         "plan_id": plan["plan_id"],

@@ -2,11 +2,12 @@
 
 * **plan** stores the manifest (``purge_plans`` + ``purge_plan_items`` + ``purge_batches`` and a
   summary under ``audit/retention/plans/``) before anything is deleted. A plan that was approved
-  or had started executing is *resumed* by the next run, whatever that run asked for, never
-  replaced: the same items, with the ones now held or no longer due withdrawn (and said so).
-  A plan killed before its guard finished is resumed by a run with the same day, scope and
-  limits; any other run marks it ``superseded`` (nothing of it was deleted) and plans afresh.
-  A plan the guard refused is closed (``refused``); the next run plans afresh.
+  or had started executing is *resumed* by the next run of the same scope, whatever that run
+  asked for, never replaced: the same items, with the ones now held or no longer due withdrawn
+  (and said so). A plan killed before its guard finished is resumed by a run with the same day,
+  scope and limits; any other run of that scope marks it ``superseded`` (nothing of it was
+  deleted) and plans afresh. A plan the guard refused is closed (``refused``); the next run
+  plans afresh.
 * **guard** re-derives every pending item's state: nothing held, nothing not yet due, and the
   circuit breaker (share of each tenant's live artefacts, absolute ceiling) unless the plan
   carries an operator override, which is audited when it is used.
@@ -20,6 +21,30 @@
 Killed anywhere and run again, a plan finishes as planned: items already purged are never
 touched again (their status, ``deleted_at IS NULL`` guards and a unique tombstone per artefact),
 an object deleted before the kill is found absent and its row is then marked.
+
+Scopes and concurrent runs. A plan's scope is one tenant or every tenant (``scope_tenant_id``
+NULL). A run only ever looks up, resumes or supersedes plans of its own scope; two scopes
+*overlap* when they are equal or either is every tenant, so an all-tenants purge conflicts with
+every tenant purge while purges of two different tenants never meet. Overlapping runs are kept
+apart in two layers:
+
+* a database lock around every check-and-claim: on PostgreSQL a transaction advisory lock,
+  exclusive on ``advisory_lock_key("retention", tenant)`` and shared on ``("retention", "*")``
+  for a tenant run, exclusive on ``"*"`` for an all-tenants run (the same two-level pattern a
+  table lock uses); on SQLite every write transaction is ``BEGIN IMMEDIATE``, one at a time;
+* a *claim* on the plan (``claimed_by_run`` + ``claim_heartbeat_at``), taken when the plan is
+  created or resumed and renewed by the guard, every batch and the proof, released when the
+  plan closes or the run fails. While another run's claim on an overlapping plan is fresh a run
+  refuses cleanly (``PurgeBusy``) before touching anything, and a run that finds its own claim
+  taken stops before its next batch. A claim lapses ``CLAIM_TTL`` after its last heartbeat (a
+  run killed outright), or at once when the Dagster instance says its run has finished.
+
+An unfinished plan that already deleted something (approved, executing) of an overlapping but
+different scope is never superseded: the run refuses and names the command that finishes it.
+
+Landing files (a CDR day file, a CRM links file) are planned with the rows read from them and
+purged after them; right before deleting one the batch checks again that no row (or
+quarantined line) of it is live, and withdraws it (``sources_live``) otherwise.
 """
 
 from __future__ import annotations
@@ -29,23 +54,26 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from cm_pipelines import landing
+from cm_pipelines.assets.ingestion_support import advisory_lock_key
 from cm_pipelines.assets.retention_inventory import (
     SYSTEM_ACTOR,
     current_states,
     fetch_frame,
     load_holds,
     load_policy_versions,
+    quarantine_artefact_ids,
     sync_policy_versions,
 )
 from cm_pipelines.audit import append_audit
 from cm_pipelines.domain.retention import (
+    SOURCE_FILE_TYPES,
     BreakerLimits,
     BreakerVerdict,
     artefacts_digest,
@@ -70,15 +98,120 @@ from cm_pipelines.tables.retention import (
     retention_tombstones,
 )
 
-OPEN_PLAN_STATES = ("planned", "approved", "executing")
+OPEN_PLAN_STATES = ("planning", "planned", "approved", "executing")
 STARTED_PLAN_STATES = ("approved", "executing")
 PENDING_ITEM_STATES = ("pending", "failed")
 PLANS_PREFIX = f"{landing.AUDIT}/retention/plans"
 PROOFS_PREFIX = f"{landing.AUDIT}/retention/proofs"
+LOCK_SCOPE = "retention"
+ALL_TENANTS_SCOPE = "*"
+CLAIM_TTL = timedelta(minutes=10)
+"""A claim not renewed for this long belongs to a run that died: another run may take over.
+Renewed at every step and batch; one batch (<= 1,000 objects) takes seconds."""
 
 
 class PurgeRefused(RuntimeError):
     """The purge must not proceed (plan not approved, unknown tenant); the message says why."""
+
+
+class PurgeBusy(PurgeRefused):
+    """Another run is working on an overlapping plan: this run stopped without changing it."""
+
+
+@dataclass(frozen=True)
+class ClaimPolicy:
+    """When another run's claim on a plan still stands: its heartbeat is younger than ``ttl``
+    and ``holder_finished`` (the Dagster instance, when there is one) does not say its run
+    has ended."""
+
+    ttl: timedelta = CLAIM_TTL
+    holder_finished: Callable[[str], bool] | None = None
+
+
+def scope_label(tenant_id: str | None) -> str:
+    return "all tenants" if tenant_id is None else f"tenant {tenant_id}"
+
+
+def lock_scope(connection: sa.Connection, tenant_id: str | None) -> None:
+    """Serialise check-and-claim between overlapping scopes until this transaction ends.
+
+    PostgreSQL: a tenant run holds ``*`` shared and its tenant exclusive, an all-tenants run
+    holds ``*`` exclusive; locks are always taken ``*`` first, so they cannot deadlock. SQLite
+    write transactions are already one at a time (``BEGIN IMMEDIATE``).
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    everyone = advisory_lock_key(LOCK_SCOPE, ALL_TENANTS_SCOPE)
+    if tenant_id is None:
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": everyone})
+        return
+    connection.execute(sa.text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": everyone})
+    connection.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:key)"),
+        {"key": advisory_lock_key(LOCK_SCOPE, tenant_id)},
+    )
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return None
+
+
+def claim_holder(
+    plan: dict[str, Any], run_id: str, now: datetime, claims: ClaimPolicy
+) -> str | None:
+    """The other run whose claim on ``plan`` still stands, or None when ``run_id`` may act."""
+    holder = plan.get("claimed_by_run")
+    if not holder or holder == run_id:
+        return None
+    heartbeat = _utc(plan.get("claim_heartbeat_at"))
+    if heartbeat is None or now - heartbeat > claims.ttl:
+        return None
+    if claims.holder_finished is not None and claims.holder_finished(str(holder)):
+        return None
+    return str(holder)
+
+
+def _busy(plan: dict[str, Any], holder: str, claims: ClaimPolicy) -> PurgeBusy:
+    return PurgeBusy(
+        f"purge plan {plan['plan_id']} ({scope_label(plan['scope_tenant_id'])}) is being "
+        f"worked on by run {holder}: a purge of an overlapping scope does not run beside it. "
+        f"Run it again once that run ends (a claim lapses {int(claims.ttl.total_seconds())} s "
+        "after its last heartbeat)"
+    )
+
+
+def _take_claim(
+    connection: sa.Connection, plan_id: str, run_id: str, claims: ClaimPolicy
+) -> dict[str, Any]:
+    """In the caller's transaction: lock the plan's scope, refuse when another run holds the
+    plan, else claim it for ``run_id``. Returns the plan row as read under the lock."""
+    lock_scope(connection, _plan_row(connection, plan_id)["scope_tenant_id"])
+    plan = _plan_row(connection, plan_id)
+    now = datetime.now(UTC)
+    holder = claim_holder(plan, run_id, now, claims)
+    if holder is not None:
+        raise _busy(plan, holder, claims)
+    _set_plan(connection, plan_id, claimed_by_run=run_id, claim_heartbeat_at=now)
+    return plan
+
+
+_NO_CLAIM: dict[str, Any] = {"claimed_by_run": None, "claim_heartbeat_at": None}
+
+
+def release_claim(warehouse: WarehouseResource, plan_id: str, run_id: str) -> None:
+    """Let the next run take the plan over at once (only ``run_id``'s own claim is released)."""
+    with warehouse.begin() as connection:
+        connection.execute(
+            sa.update(purge_plans)
+            .where(purge_plans.c.plan_id == plan_id, purge_plans.c.claimed_by_run == run_id)
+            .values(updated_at=datetime.now(UTC), **_NO_CLAIM)
+        )
 
 
 @dataclass(frozen=True)
@@ -289,6 +422,130 @@ def revalidate(
     return details
 
 
+def _overlapping_open_plans(
+    connection: sa.Connection, tenant_id: str | None
+) -> list[dict[str, Any]]:
+    """Open plans whose scope overlaps ``tenant_id`` (every open plan for all tenants)."""
+    query = sa.select(purge_plans).where(purge_plans.c.status.in_(OPEN_PLAN_STATES))
+    if tenant_id is not None:
+        query = query.where(
+            sa.or_(
+                purge_plans.c.scope_tenant_id.is_(None),
+                purge_plans.c.scope_tenant_id == tenant_id,
+            )
+        )
+    return [
+        dict(row)
+        for row in connection.execute(query.order_by(purge_plans.c.created_at.desc())).mappings()
+    ]
+
+
+def _finish_command(tenant_id: str | None) -> str:
+    return "cm retention purge" + (f" --tenant {tenant_id}" if tenant_id else "")
+
+
+def _claim_or_start(
+    connection: sa.Connection,
+    settings: PurgeSettings,
+    *,
+    as_of: date,
+    run_id: str,
+    claims: ClaimPolicy,
+    actor: str,
+) -> tuple[dict[str, Any] | None, str | None, list[str]]:
+    """Under the scope lock: refuse while an overlapping plan is claimed, supersede what is safe
+    to drop, then claim the plan to resume, or insert a new plan row (``planning``) claimed by
+    this run. Returns (plan to resume, new plan id, superseded plan ids)."""
+    scope = settings.tenant_id
+    now = datetime.now(UTC)
+    open_plans = _overlapping_open_plans(connection, scope)
+    for open_plan in open_plans:
+        holder = claim_holder(open_plan, run_id, now, claims)
+        if holder is not None:
+            raise _busy(open_plan, holder, claims)
+    superseded: list[str] = []
+    resume: dict[str, Any] | None = None
+    for open_plan in open_plans:
+        started = open_plan["status"] in STARTED_PLAN_STATES
+        if open_plan["scope_tenant_id"] != scope:
+            if started:
+                other = open_plan["scope_tenant_id"]
+                raise PurgeRefused(
+                    f"purge plan {open_plan['plan_id']} ({scope_label(other)}) has started "
+                    f"deleting and is unfinished; it overlaps this purge ({scope_label(scope)}). "
+                    f"Finish it first: {_finish_command(other)}"
+                )
+            superseded.append(open_plan["plan_id"])
+            continue
+        thresholds = open_plan["thresholds"] or {}
+        same_request = (
+            open_plan["status"] == "planned"
+            and str(open_plan["as_of"]) == as_of.isoformat()
+            and thresholds.get("max_tenant_share") == settings.limits.max_tenant_share
+            and thresholds.get("max_plan_items") == settings.limits.max_plan_items
+        )
+        if resume is None and (started or same_request):
+            resume = open_plan
+        elif not started:
+            superseded.append(open_plan["plan_id"])
+    for plan_id in superseded:
+        _set_plan(connection, plan_id, status="superseded", **_NO_CLAIM)
+        append_audit(
+            connection,
+            actor=actor,
+            action="retention.purge_superseded",
+            object_refs={"plan_id": plan_id},
+            details={"reason": "a newer run planned again before any deletion"},
+            run_id=run_id,
+        )
+    if resume is not None:
+        values: dict[str, Any] = {
+            "last_run_id": run_id,
+            "claimed_by_run": run_id,
+            "claim_heartbeat_at": now,
+        }
+        if settings.override_reason and resume["status"] == "planned":
+            values.update(
+                override_reason=settings.override_reason[:500],
+                override_by=(settings.override_by or "unknown-operator")[:128],
+                override_at=now,
+            )
+        _set_plan(connection, resume["plan_id"], **values)
+        return resume, None, superseded
+    plan_id = f"purge-{as_of:%Y%m%d}-{uuid.uuid4().hex[:10]}"
+    row: dict[str, Any] = {
+        "plan_id": plan_id,
+        "status": "planning",
+        "as_of": as_of,
+        "scope_tenant_id": scope,
+        "created_at": now,
+        "created_run_id": run_id,
+        "last_run_id": run_id,
+        "thresholds": {
+            "max_tenant_share": settings.limits.max_tenant_share,
+            "max_plan_items": settings.limits.max_plan_items,
+            "object_batch_size": settings.object_batch_size,
+            "row_batch_size": settings.row_batch_size,
+        },
+        "tenant_totals": {},
+        "item_count": 0,
+        "object_count": 0,
+        "batch_count": 0,
+        "items_sha256": artefacts_digest(pd.DataFrame()),
+        "updated_at": now,
+        "claimed_by_run": run_id,
+        "claim_heartbeat_at": now,
+    }
+    if settings.override_reason:
+        row.update(
+            override_reason=settings.override_reason[:500],
+            override_by=(settings.override_by or "unknown-operator")[:128],
+            override_at=now,
+        )
+    connection.execute(sa.insert(purge_plans).values(**row))
+    return None, plan_id, superseded
+
+
 def prepare_plan(
     warehouse: WarehouseResource,
     store: ObjectStoreResource,
@@ -300,14 +557,17 @@ def prepare_plan(
     as_of: date | None = None,
     config_sha256: str | None = None,
     actor: str = SYSTEM_ACTOR,
+    claims: ClaimPolicy | None = None,
 ) -> PlanOutcome:
-    """Resume the open plan, or store a new manifest of what is due (nothing deleted here)."""
+    """Resume the open plan of this scope, or store a new manifest of what is due (nothing is
+    deleted here). Refuses (``PurgeBusy``) while another run works on an overlapping plan."""
     as_of = as_of or today_utc()
+    claims = claims or ClaimPolicy()
     known = {tenant.id for tenant in tenants}
     if settings.tenant_id is not None and settings.tenant_id not in known:
         raise PurgeRefused(f"tenant {settings.tenant_id} is not configured")
-    superseded: list[str] = []
     with warehouse.begin() as connection:
+        lock_scope(connection, settings.tenant_id)
         sync_policy_versions(
             connection,
             tenants,
@@ -316,78 +576,89 @@ def prepare_plan(
             run_id=run_id,
             config_sha256=config_sha256,
         )
-        open_plans = [
-            dict(row)
-            for row in connection.execute(
-                sa.select(purge_plans)
-                .where(purge_plans.c.status.in_(OPEN_PLAN_STATES))
-                .order_by(purge_plans.c.created_at.desc())
-            ).mappings()
-        ]
-        resume: dict[str, Any] | None = None
-        for open_plan in open_plans:
-            started = open_plan["status"] in STARTED_PLAN_STATES
-            thresholds = open_plan["thresholds"] or {}
-            same_request = (
-                open_plan["status"] == "planned"
-                and str(open_plan["as_of"]) == as_of.isoformat()
-                and open_plan["scope_tenant_id"] == settings.tenant_id
-                and thresholds.get("max_tenant_share") == settings.limits.max_tenant_share
-                and thresholds.get("max_plan_items") == settings.limits.max_plan_items
-            )
-            if resume is None and (started or same_request):
-                resume = open_plan
-            elif not started:
-                superseded.append(open_plan["plan_id"])
-                _set_plan(connection, open_plan["plan_id"], status="superseded")
-        for plan_id in superseded:
-            append_audit(
-                connection,
-                actor=actor,
-                action="retention.purge_superseded",
-                object_refs={"plan_id": plan_id},
-                details={"reason": "a newer run planned again before any deletion"},
-                run_id=run_id,
-            )
-        if resume is not None:
-            values: dict[str, Any] = {"last_run_id": run_id}
-            if settings.override_reason and resume["status"] == "planned":
-                values.update(
-                    override_reason=settings.override_reason[:500],
-                    override_by=(settings.override_by or "unknown-operator")[:128],
-                    override_at=datetime.now(UTC),
-                )
-            _set_plan(connection, resume["plan_id"], **values)
+        resume, plan_id, superseded = _claim_or_start(
+            connection, settings, as_of=as_of, run_id=run_id, claims=claims, actor=actor
+        )
     if resume is not None:
-        withdrawn = revalidate(
-            warehouse, resume["plan_id"], as_of=as_of, hash_key=hash_key, run_id=run_id
+        try:
+            return _resume_plan(
+                warehouse, store, resume, superseded, as_of, run_id, hash_key, actor
+            )
+        except BaseException:
+            release_claim(warehouse, resume["plan_id"], run_id)
+            raise
+    assert plan_id is not None
+    try:
+        return _store_new_plan(
+            warehouse, store, settings, plan_id, superseded, known, as_of, run_id, hash_key, actor
         )
+    except BaseException:
         with warehouse.begin() as connection:
-            manifest_path = resume["manifest_path"] or _write_manifest(
-                connection, store, resume["plan_id"]
+            connection.execute(
+                sa.update(purge_plans)
+                .where(
+                    purge_plans.c.plan_id == plan_id,
+                    purge_plans.c.status == "planning",
+                    purge_plans.c.claimed_by_run == run_id,
+                )
+                .values(status="abandoned", updated_at=datetime.now(UTC), **_NO_CLAIM)
             )
-            append_audit(
-                connection,
-                actor=actor,
-                action="retention.purge_resumed",
-                object_refs={"plan_id": resume["plan_id"]},
-                details={"withdrawn": dict(withdrawn), "status": resume["status"]},
-                run_id=run_id,
-            )
-            items = _plan_items_frame(connection, resume["plan_id"])
-        return PlanOutcome(
-            plan_id=resume["plan_id"],
-            resumed=True,
-            status=resume["status"],
-            item_count=int(resume["item_count"]),
-            object_count=int(resume["object_count"]),
-            batch_count=int(resume["batch_count"]),
-            items_sha256=resume["items_sha256"],
-            manifest_path=manifest_path,
-            withdrawn=withdrawn,
-            superseded=superseded,
-            by_tenant_type=_counts_by_tenant_type(items),
+        raise
+
+
+def _resume_plan(
+    warehouse: WarehouseResource,
+    store: ObjectStoreResource,
+    resume: dict[str, Any],
+    superseded: list[str],
+    as_of: date,
+    run_id: str,
+    hash_key: bytes,
+    actor: str,
+) -> PlanOutcome:
+    withdrawn = revalidate(
+        warehouse, resume["plan_id"], as_of=as_of, hash_key=hash_key, run_id=run_id
+    )
+    with warehouse.begin() as connection:
+        manifest_path = resume["manifest_path"] or _write_manifest(
+            connection, store, resume["plan_id"]
         )
+        append_audit(
+            connection,
+            actor=actor,
+            action="retention.purge_resumed",
+            object_refs={"plan_id": resume["plan_id"]},
+            details={"withdrawn": dict(withdrawn), "status": resume["status"]},
+            run_id=run_id,
+        )
+        items = _plan_items_frame(connection, resume["plan_id"])
+    return PlanOutcome(
+        plan_id=resume["plan_id"],
+        resumed=True,
+        status=resume["status"],
+        item_count=int(resume["item_count"]),
+        object_count=int(resume["object_count"]),
+        batch_count=int(resume["batch_count"]),
+        items_sha256=resume["items_sha256"],
+        manifest_path=manifest_path,
+        withdrawn=withdrawn,
+        superseded=superseded,
+        by_tenant_type=_counts_by_tenant_type(items),
+    )
+
+
+def _store_new_plan(
+    warehouse: WarehouseResource,
+    store: ObjectStoreResource,
+    settings: PurgeSettings,
+    plan_id: str,
+    superseded: list[str],
+    known: set[str],
+    as_of: date,
+    run_id: str,
+    hash_key: bytes,
+    actor: str,
+) -> PlanOutcome:
     with warehouse.connect() as connection:
         states, _ = current_states(
             connection,
@@ -408,37 +679,24 @@ def prepare_plan(
         str(tenant_id): {"live": int(count), "planned": int(planned.get(tenant_id, 0))}
         for tenant_id, count in live.items()
     }
-    plan_id = f"purge-{as_of:%Y%m%d}-{uuid.uuid4().hex[:10]}"
-    now = datetime.now(UTC)
-    plan: dict[str, Any] = {
-        "plan_id": plan_id,
+    values: dict[str, Any] = {
         "status": "planned",
-        "as_of": as_of,
-        "scope_tenant_id": settings.tenant_id,
-        "created_at": now,
-        "created_run_id": run_id,
-        "last_run_id": run_id,
-        "thresholds": {
-            "max_tenant_share": settings.limits.max_tenant_share,
-            "max_plan_items": settings.limits.max_plan_items,
-            "object_batch_size": settings.object_batch_size,
-            "row_batch_size": settings.row_batch_size,
-        },
         "tenant_totals": totals,
         "item_count": int(len(items)),
         "object_count": int(items["object_path"].notna().sum()),
         "batch_count": int(items["batch_no"].max()) if not items.empty else 0,
         "items_sha256": artefacts_digest(items),
-        "updated_at": now,
+        "claim_heartbeat_at": datetime.now(UTC),
     }
-    if settings.override_reason:
-        plan.update(
-            override_reason=settings.override_reason[:500],
-            override_by=(settings.override_by or "unknown-operator")[:128],
-            override_at=now,
-        )
     with warehouse.begin() as connection:
-        connection.execute(sa.insert(purge_plans).values(**plan))
+        lock_scope(connection, settings.tenant_id)
+        current = _plan_row(connection, plan_id)
+        if current["status"] != "planning" or current["claimed_by_run"] != run_id:
+            raise PurgeBusy(
+                f"purge plan {plan_id} was taken over while run {run_id} was planning it "
+                f"(now {current['status']}, claimed by {current['claimed_by_run'] or 'nobody'})"
+            )
+        _set_plan(connection, plan_id, **values)
         if not items.empty:
             rows = items.assign(plan_id=plan_id, status="pending")
             bulk_insert(connection, purge_plan_items, rows)
@@ -469,10 +727,10 @@ def prepare_plan(
             details={
                 "as_of": as_of.isoformat(),
                 "scope_tenant_id": settings.tenant_id,
-                "items": plan["item_count"],
-                "objects": plan["object_count"],
-                "batches": plan["batch_count"],
-                "items_sha256": plan["items_sha256"],
+                "items": values["item_count"],
+                "objects": values["object_count"],
+                "batches": values["batch_count"],
+                "items_sha256": values["items_sha256"],
                 "superseded": superseded,
             },
             run_id=run_id,
@@ -483,10 +741,10 @@ def prepare_plan(
         plan_id=plan_id,
         resumed=False,
         status="planned",
-        item_count=plan["item_count"],
-        object_count=plan["object_count"],
-        batch_count=plan["batch_count"],
-        items_sha256=plan["items_sha256"],
+        item_count=values["item_count"],
+        object_count=values["object_count"],
+        batch_count=values["batch_count"],
+        items_sha256=values["items_sha256"],
         manifest_path=manifest_path,
         superseded=superseded,
         by_tenant_type=_counts_by_tenant_type(items),
@@ -512,9 +770,26 @@ def guard_plan(
     run_id: str,
     as_of: date | None = None,
     actor: str = SYSTEM_ACTOR,
+    claims: ClaimPolicy | None = None,
 ) -> GuardOutcome:
     """The blocking checks, re-derived from the warehouse now, not trusted from the plan."""
-    as_of = as_of or today_utc()
+    with warehouse.begin() as connection:
+        _take_claim(connection, plan_id, run_id, claims or ClaimPolicy())
+    try:
+        return _guard(warehouse, plan_id, hash_key, run_id, as_of or today_utc(), actor)
+    except BaseException:
+        release_claim(warehouse, plan_id, run_id)
+        raise
+
+
+def _guard(
+    warehouse: WarehouseResource,
+    plan_id: str,
+    hash_key: bytes,
+    run_id: str,
+    as_of: date,
+    actor: str,
+) -> GuardOutcome:
     with warehouse.connect() as connection:
         plan = _plan_row(connection, plan_id)
         pending = _plan_items_frame(connection, plan_id, PENDING_ITEM_STATES)
@@ -562,6 +837,8 @@ def guard_plan(
         values: dict[str, Any] = {"guard_result": result}
         if plan["status"] == "planned":
             values["status"] = "approved" if passed else "refused"
+        if values.get("status") == "refused":
+            values.update(_NO_CLAIM)  # closed: nothing left to keep others away from
         _set_plan(connection, plan_id, **values)
         if overridden:
             append_audit(
@@ -634,6 +911,10 @@ def _mark_rows(
     """Mark the live rows of ``items`` purged and wipe them; returns the artefact ids marked."""
     if record_type == "dsar_case_files":
         return _mark_case_files(connection, items, now)
+    if record_type == "quarantine_records":
+        return _mark_quarantine(connection, items, now)
+    if record_type in SOURCE_FILE_TYPES:
+        return _not_yet_tombstoned(connection, record_type, items)
     table, key_kind, wipe = ROW_TARGETS[record_type]
     marked: set[str] = set()
     for tenant_id, group in items.groupby("tenant_id"):
@@ -667,6 +948,138 @@ def _mark_rows(
             )
             marked.update(str(row[0]) for row in connection.execute(statement))
     return marked
+
+
+def _not_yet_tombstoned(
+    connection: sa.Connection, record_type: str, items: pd.DataFrame
+) -> set[str]:
+    """A landing file has no row to mark: its tombstone is its mark."""
+    t = retention_tombstones
+    fresh: set[str] = set()
+    for tenant_id, group in items.groupby("tenant_id"):
+        ids = group["artefact_id"].astype(str).tolist()
+        tombstoned = {
+            str(row[0])
+            for row in connection.execute(
+                sa.select(t.c.artefact_id).where(
+                    t.c.tenant_id == tenant_id,
+                    t.c.record_type == record_type,
+                    t.c.artefact_id.in_(ids),
+                )
+            )
+        }
+        fresh.update(set(ids) - tombstoned)
+    return fresh
+
+
+def _mark_quarantine(connection: sa.Connection, items: pd.DataFrame, now: datetime) -> set[str]:
+    """Wipe quarantined lines' raw records and mark them; a row whose id now names a newer
+    line (re-ingested since planning) is left alone."""
+    q = call_tables.quarantine
+    marked: set[str] = set()
+    for tenant_id, group in items.groupby("tenant_id"):
+        wanted = set(group["artefact_id"].astype(str))
+        ids = sorted({int(value.split("@", 1)[0]) for value in wanted})
+        rows = fetch_frame(
+            connection,
+            sa.select(q.c.id, q.c.created_at).where(
+                q.c.tenant_id == tenant_id, q.c.id.in_(ids), q.c.purged_at.is_(None)
+            ),
+            ["id", "created_at"],
+        )
+        if rows.empty:
+            continue
+        current = quarantine_artefact_ids(rows["id"], rows["created_at"])
+        matching = current.isin(wanted).to_numpy()
+        by_id = dict(zip(rows["id"].astype(int), current, strict=True))
+        statement = (
+            sa.update(q)
+            .where(
+                q.c.tenant_id == tenant_id,
+                q.c.id.in_([int(value) for value in rows.loc[matching, "id"]]),
+                q.c.purged_at.is_(None),
+            )
+            .values(raw_record=None, purged_at=now)
+            .returning(q.c.id)
+        )
+        if matching.any():
+            marked.update(by_id[int(row[0])] for row in connection.execute(statement))
+    return marked
+
+
+def files_still_in_use(
+    connection: sa.Connection, tenant_id: str, file_type: str, paths: Sequence[str]
+) -> set[str]:
+    """The landing files among ``paths`` that a live row (neither purged nor erased) or an
+    unpurged quarantined line of ``tenant_id`` still comes from."""
+    if file_type == "cdr_files":
+        table: sa.Table = call_tables.calls
+        asset = "call_records"
+        live = sa.and_(table.c.deleted_at.is_(None), table.c.erased_at.is_(None))
+    else:
+        table, asset = call_tables.crm_links, "crm_links"
+        live = table.c.deleted_at.is_(None)
+    q = call_tables.quarantine
+    in_use: set[str] = set()
+    for start in range(0, len(paths), 500):
+        chunk = list(paths[start : start + 500])
+        in_use.update(
+            str(row[0])
+            for row in connection.execute(
+                sa.select(table.c.source_file)
+                .where(table.c.tenant_id == tenant_id, table.c.source_file.in_(chunk), live)
+                .distinct()
+            )
+        )
+        in_use.update(
+            str(row[0])
+            for row in connection.execute(
+                sa.select(q.c.source_file)
+                .where(
+                    q.c.tenant_id == tenant_id,
+                    q.c.asset == asset,
+                    q.c.source_file.in_(chunk),
+                    q.c.purged_at.is_(None),
+                )
+                .distinct()
+            )
+        )
+    return in_use
+
+
+def _withdraw_files_still_in_use(
+    connection: sa.Connection,
+    plan_id: str,
+    items: pd.DataFrame,
+    run_id: str,
+    outcome: ExecutionOutcome,
+) -> pd.DataFrame:
+    """Right before deleting landing files: withdraw those a row still comes from (a row held
+    or kept since planning, a line re-ingested), so a file never goes before its rows."""
+    files = items.loc[items["record_type"].isin(list(SOURCE_FILE_TYPES))]
+    if files.empty:
+        return items
+    withdraw: list[int] = []
+    for (tenant_id, file_type), group in files.groupby(["tenant_id", "record_type"]):
+        in_use = files_still_in_use(
+            connection, str(tenant_id), str(file_type), group["artefact_id"].astype(str).tolist()
+        )
+        withdraw.extend(
+            int(n) for n in group.loc[group["artefact_id"].isin(in_use), "item_no"].tolist()
+        )
+    if not withdraw:
+        return items
+    _set_items(
+        connection,
+        plan_id,
+        withdraw,
+        status="withdrawn",
+        detail="sources_live",
+        now=datetime.now(UTC),
+        run_id=run_id,
+    )
+    outcome.withdrawn["sources_live"] += len(withdraw)
+    return items.loc[~items["item_no"].isin(withdraw)]
 
 
 def _mark_case_files(connection: sa.Connection, items: pd.DataFrame, now: datetime) -> set[str]:
@@ -776,10 +1189,15 @@ def execute_plan(
     run_id: str,
     hash_key: bytes,
     log: Callable[[str], None] = lambda _message: None,
+    claims: ClaimPolicy | None = None,
 ) -> ExecutionOutcome:
-    """Run every unfinished batch of an approved plan; per-object failures are recorded."""
+    """Run every unfinished batch of an approved plan; per-object failures are recorded.
+
+    Refuses (``PurgeBusy``) while another run holds the plan, and stops before the next batch
+    when its own claim was taken over; any other failure releases the claim so the next run
+    can resume at once."""
     with warehouse.begin() as connection:
-        plan = _plan_row(connection, plan_id)
+        plan = _take_claim(connection, plan_id, run_id, claims or ClaimPolicy())
         if plan["status"] not in STARTED_PLAN_STATES:
             raise PurgeRefused(
                 f"purge plan {plan_id} is {plan['status']}: only an approved plan is executed"
@@ -794,34 +1212,62 @@ def execute_plan(
             )
         ]
     outcome = ExecutionOutcome(plan_id)
-    known_holds = _active_hold_ids(warehouse)
-    for batch_no in batch_numbers:
-        current_holds = _active_hold_ids(warehouse)
-        if current_holds - known_holds:
-            withdrawn = revalidate(
-                warehouse, plan_id, as_of=today_utc(), hash_key=hash_key, run_id=run_id
-            )
-            outcome.withdrawn.update(withdrawn)
-            if withdrawn:
-                log(
-                    f"new legal hold(s) during the purge: {sum(withdrawn.values())} item(s) withdrawn"
+    try:
+        known_holds = _active_hold_ids(warehouse)
+        for batch_no in batch_numbers:
+            current_holds = _active_hold_ids(warehouse)
+            if current_holds - known_holds:
+                withdrawn = revalidate(
+                    warehouse, plan_id, as_of=today_utc(), hash_key=hash_key, run_id=run_id
                 )
-        known_holds = current_holds
-        _run_batch(warehouse, store, plan_id, batch_no, run_id, outcome)
-        outcome.batches_run += 1
+                outcome.withdrawn.update(withdrawn)
+                if withdrawn:
+                    log(
+                        f"new legal hold(s) during the purge: {sum(withdrawn.values())} "
+                        "item(s) withdrawn"
+                    )
+            known_holds = current_holds
+            _run_batch(
+                warehouse, store, plan_id, plan["scope_tenant_id"], batch_no, run_id, outcome
+            )
+            outcome.batches_run += 1
+    except PurgeBusy:
+        raise  # the claim is another run's now: not ours to release
+    except BaseException:
+        release_claim(warehouse, plan_id, run_id)
+        raise
     return outcome
+
+
+def _renew_claim(
+    connection: sa.Connection, plan_id: str, scope: str | None, run_id: str, batch_no: int
+) -> None:
+    """Under the scope lock: stop unless this run still holds the plan, then renew the claim."""
+    lock_scope(connection, scope)
+    holder = connection.execute(
+        sa.select(purge_plans.c.claimed_by_run).where(purge_plans.c.plan_id == plan_id)
+    ).scalar()
+    if holder != run_id:
+        raise PurgeBusy(
+            f"run {run_id} no longer holds purge plan {plan_id} (claimed by "
+            f"{holder or 'nobody'}): it stops before batch {batch_no}"
+        )
+    _set_plan(connection, plan_id, claim_heartbeat_at=datetime.now(UTC))
 
 
 def _run_batch(
     warehouse: WarehouseResource,
     store: ObjectStoreResource,
     plan_id: str,
+    scope: str | None,
     batch_no: int,
     run_id: str,
     outcome: ExecutionOutcome,
 ) -> None:
     with warehouse.begin() as connection:
+        _renew_claim(connection, plan_id, scope, run_id, batch_no)
         items = _batch_items(connection, plan_id, batch_no)
+        items = _withdraw_files_still_in_use(connection, plan_id, items, run_id, outcome)
         connection.execute(
             sa.update(purge_batches)
             .where(purge_batches.c.plan_id == plan_id, purge_batches.c.batch_no == batch_no)
@@ -929,8 +1375,25 @@ def prove_plan(
     *,
     run_id: str,
     actor: str = SYSTEM_ACTOR,
+    claims: ClaimPolicy | None = None,
 ) -> ProofOutcome:
     """Verify, write the proof-of-deletion manifest and close the plan (with failures if any)."""
+    with warehouse.begin() as connection:
+        _take_claim(connection, plan_id, run_id, claims or ClaimPolicy())
+    try:
+        return _prove(warehouse, store, plan_id, run_id, actor)
+    except BaseException:
+        release_claim(warehouse, plan_id, run_id)
+        raise
+
+
+def _prove(
+    warehouse: WarehouseResource,
+    store: ObjectStoreResource,
+    plan_id: str,
+    run_id: str,
+    actor: str,
+) -> ProofOutcome:
     with warehouse.connect() as connection:
         plan = _plan_row(connection, plan_id)
         items = _plan_items_frame(connection, plan_id)
@@ -979,6 +1442,7 @@ def prove_plan(
             proof_sha256=sha,
             completed_at=proved_at,
             last_run_id=run_id,
+            **_NO_CLAIM,
         )
         append_audit(
             connection,

@@ -1,6 +1,11 @@
 """What retention decides about, read from the warehouse: every artefact of every record type,
 the call parties and CRM contacts that holds match on, the holds and the policy versions.
 
+Besides the rows themselves: the quarantined lines of the call-day assets (their raw record is
+as personal as the row would have been) and the landing files the rows were read from (a CDR
+day file, a CRM links file), each with the rows that came from it (``sources``), so a file
+goes once its rows have (``domain.retention.source_file_states``).
+
 Shared by the ``retention_states`` asset, the purge plan and its guard, ``cm retention plan``
 and the benchmark, so they all decide the same way. Frames carry personal columns (party
 numbers, CRM contacts) only as long as hold matching needs them; nothing read here is logged.
@@ -9,21 +14,25 @@ numbers, CRM contacts) only as long as hold matching needs them; nothing read he
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
+from cm_pipelines import landing
 from cm_pipelines.audit import append_audit
 from cm_pipelines.domain.holds import calls_under_hold, number_records_under_hold
 from cm_pipelines.domain.keyed_hash import keyed_hash
 from cm_pipelines.domain.retention import (
     ARTEFACT_COLUMNS,
+    SOURCE_COLUMNS,
+    SOURCE_FILE_TYPES,
     PolicyBook,
     PolicyVersion,
     compute_states,
+    source_file_states,
     versions_to_record,
 )
 from cm_pipelines.domain.tenants import Tenant
@@ -38,16 +47,43 @@ from cm_pipelines.tables.retention import (
 
 SYSTEM_ACTOR = "system:retention"
 
+CALL_DAY_ASSETS: tuple[str, ...] = (
+    "call_records",
+    "recordings",
+    "transcripts",
+    "ai_summaries",
+    "crm_links",
+)
+"""Assets whose quarantine is partitioned by call day (their lines follow ``call_logs``)."""
+
+FILE_OF_ASSET: dict[str, str] = {"call_records": "cdr_files", "crm_links": "crm_link_files"}
+"""Asset -> the landing file type its quarantined lines were read from."""
+
+LANDING_FILE: dict[str, Callable[[str, str], str]] = {
+    "cdr_files": landing.cdr_file,
+    "crm_link_files": landing.crm_links_file,
+}
+"""Landing file type -> where a tenant's file of a day lives."""
+
+
+def _empty(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+
 
 @dataclass
 class Inventory:
-    """Every artefact (``ARTEFACT_COLUMNS``) plus what holds are matched against."""
+    """Every artefact (``ARTEFACT_COLUMNS``) plus what holds are matched against, and the
+    landing files with the rows read from them."""
 
     artefacts: pd.DataFrame
     calls: pd.DataFrame  # tenant_id, call_id, call_date, src_e164, dst_e164
     contacts: pd.DataFrame  # tenant_id, call_id, contact_e164, contact_email
     number_records: pd.DataFrame  # tenant_id, record_type, artefact_id, e164, e164_hash, event_date
     holds: list[dict[str, Any]]
+    files: pd.DataFrame = field(
+        default_factory=lambda: _empty(["tenant_id", "record_type", "artefact_id", "purged"])
+    )
+    sources: pd.DataFrame = field(default_factory=lambda: _empty(SOURCE_COLUMNS))
 
 
 def rows_frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
@@ -112,9 +148,29 @@ def _artefact_frame(
     )
 
 
+def _sources(
+    tenant_id: pd.Series,
+    file_type: str,
+    path: pd.Series,
+    source_type: str,
+    source_id: pd.Series,
+    erased: pd.Series | None = None,
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "tenant_id": tenant_id.astype(str).to_numpy(),
+            "record_type": file_type,
+            "artefact_id": path.astype(str).to_numpy(),
+            "source_type": source_type,
+            "source_id": source_id.astype(str).to_numpy(),
+            "erased": (erased.to_numpy(dtype=bool) if erased is not None else False),
+        }
+    )
+
+
 def _call_lineage(
     connection: sa.Connection, tenant_ids: Collection[str] | None
-) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+) -> tuple[list[pd.DataFrame], pd.DataFrame, pd.DataFrame, list[pd.DataFrame]]:
     calls_t = call_tables.calls
     calls = _frame(
         connection,
@@ -126,11 +182,22 @@ def _call_lineage(
                 calls_t.c.src_e164,
                 calls_t.c.dst_e164,
                 calls_t.c.deleted_at,
+                calls_t.c.source_file,
+                calls_t.c.erased_at,
             ),
             calls_t,
             tenant_ids,
         ),
-        ["tenant_id", "call_id", "call_date", "src_e164", "dst_e164", "deleted_at"],
+        [
+            "tenant_id",
+            "call_id",
+            "call_date",
+            "src_e164",
+            "dst_e164",
+            "deleted_at",
+            "source_file",
+            "erased_at",
+        ],
     )
     calls["call_date"] = _as_date(calls["call_date"])
     call_dates = calls.set_index(["tenant_id", "call_id"])["call_date"]
@@ -225,6 +292,7 @@ def _call_lineage(
                 crm.c.contact_e164,
                 crm.c.contact_email,
                 crm.c.deleted_at,
+                crm.c.source_file,
             ),
             crm,
             tenant_ids,
@@ -237,6 +305,7 @@ def _call_lineage(
             "contact_e164",
             "contact_email",
             "deleted_at",
+            "source_file",
         ],
     )
     parts.append(
@@ -250,7 +319,21 @@ def _call_lineage(
         )
     )
     contacts = links.loc[:, ["tenant_id", "call_id", "contact_e164", "contact_email"]]
-    return parts, calls.drop(columns=["deleted_at"]), contacts
+    sources = [
+        _sources(
+            calls["tenant_id"],
+            "cdr_files",
+            calls["source_file"],
+            "call_logs",
+            calls["call_id"],
+            calls["erased_at"].notna(),
+        ),
+        _sources(
+            links["tenant_id"], "crm_link_files", links["source_file"], "crm_links", links["id"]
+        ),
+    ]
+    calls = calls.drop(columns=["deleted_at", "source_file", "erased_at"])
+    return parts, calls, contacts, sources
 
 
 def _number_records(
@@ -431,6 +514,104 @@ def _dsar_case_files(
     return parts
 
 
+def quarantine_artefact_ids(ids: pd.Series, created_at: pd.Series) -> pd.Series:
+    """``<id>@<created at, microseconds>``: quarantine ids are reused on SQLite once a
+    partition's rows are replaced, so the id alone could name two different lines over time."""
+    stamps = pd.to_datetime(created_at, errors="coerce", utc=True).dt.strftime("%Y%m%d%H%M%S%f")
+    return ids.astype(str) + "@" + stamps.fillna("unknown")
+
+
+def _quarantine_records(
+    connection: sa.Connection, tenant_ids: Collection[str] | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Quarantined lines of the call-day assets (tenant known): artefacts that follow the
+    ``call_logs`` policy of their call day, and sources of the landing files they came from."""
+    q = call_tables.quarantine
+    rows = _frame(
+        connection,
+        _scoped(
+            sa.select(
+                q.c.id,
+                q.c.asset,
+                q.c.partition_key,
+                q.c.tenant_id,
+                q.c.source_file,
+                q.c.created_at,
+                q.c.purged_at,
+            ).where(q.c.asset.in_(CALL_DAY_ASSETS), q.c.tenant_id.is_not(None)),
+            q,
+            tenant_ids,
+        ),
+        ["id", "asset", "partition_key", "tenant_id", "source_file", "created_at", "purged_at"],
+    )
+    artefact_ids = quarantine_artefact_ids(rows["id"], rows["created_at"])
+    artefacts = _artefact_frame(
+        rows["tenant_id"],
+        "quarantine_records",
+        artefact_ids,
+        None,
+        _as_date(rows["partition_key"]),
+        rows["purged_at"].notna(),
+    )
+    sources = [
+        _sources(
+            rows.loc[rows["asset"] == asset, "tenant_id"],
+            file_type,
+            rows.loc[rows["asset"] == asset, "source_file"],
+            "quarantine_records",
+            artefact_ids.loc[rows["asset"] == asset],
+        )
+        for asset, file_type in FILE_OF_ASSET.items()
+    ]
+    return artefacts, pd.concat(sources, ignore_index=True)
+
+
+def is_landing_file(file_type: str, tenant_id: str, path: str) -> bool:
+    """Whether ``path`` is exactly the tenant's landing file of that type for some day: a row
+    never points a purge at another tenant's file or at a path it merely claims."""
+    day = path.rsplit("/", 2)[-2] if path.count("/") >= 2 else ""
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    return path == LANDING_FILE[file_type](tenant_id, day)
+
+
+def _landing_files(
+    connection: sa.Connection, tenant_ids: Collection[str] | None, sources: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The landing files rows point at (checked paths only), tombstoned ones marked purged, and
+    the sources of those files."""
+    keys = ["tenant_id", "record_type", "artefact_id"]
+    files = sources.loc[:, keys].drop_duplicates()
+    valid = [
+        is_landing_file(file_type, tenant_id, path)
+        for tenant_id, file_type, path in files.itertuples(index=False)
+    ]
+    files = files.loc[valid]
+    t = retention_tombstones
+    tombstoned = _frame(
+        connection,
+        _scoped(
+            sa.select(t.c.tenant_id, t.c.record_type, t.c.artefact_id).where(
+                t.c.record_type.in_(list(SOURCE_FILE_TYPES))
+            ),
+            t,
+            tenant_ids,
+        ),
+        keys,
+    )
+    files = pd.concat([files, tombstoned], ignore_index=True).drop_duplicates(keys)
+    marker = tombstoned.assign(purged=True).set_index(keys)["purged"]
+    files["purged"] = (
+        marker.reindex(pd.MultiIndex.from_frame(files[keys])).fillna(False).to_numpy(dtype=bool)
+        if not files.empty
+        else pd.Series(dtype=bool)
+    )
+    kept = sources.merge(files[keys], on=keys, how="inner")
+    return files.reset_index(drop=True), kept
+
+
 def load_holds(
     connection: sa.Connection,
     tenant_ids: Collection[str] | None = None,
@@ -449,17 +630,35 @@ def load_inventory(
     connection: sa.Connection, tenant_ids: Collection[str] | None = None
 ) -> Inventory:
     """Every artefact of ``tenant_ids`` (all tenants when None), with hold ids not yet attached."""
-    parts, calls, contacts = _call_lineage(connection, tenant_ids)
+    parts, calls, contacts, source_parts = _call_lineage(connection, tenant_ids)
     number_parts, numbers = _number_records(connection, tenant_ids)
     parts.extend(number_parts)
     parts.extend(_dsar_case_files(connection, tenant_ids))
+    quarantined, quarantine_sources = _quarantine_records(connection, tenant_ids)
+    parts.append(quarantined)
+    source_parts.append(quarantine_sources)
     non_empty = [part for part in parts if not part.empty]
     artefacts = (
         pd.concat(non_empty, ignore_index=True)
         if non_empty
         else pd.DataFrame(columns=list(ARTEFACT_COLUMNS))
     )
-    return Inventory(artefacts, calls, contacts, numbers, load_holds(connection, tenant_ids))
+    non_empty_sources = [part for part in source_parts if not part.empty]
+    sources = (
+        pd.concat(non_empty_sources, ignore_index=True)
+        if non_empty_sources
+        else _empty(SOURCE_COLUMNS)
+    )
+    files, sources = _landing_files(connection, tenant_ids, sources)
+    return Inventory(
+        artefacts,
+        calls,
+        contacts,
+        numbers,
+        load_holds(connection, tenant_ids),
+        files,
+        sources,
+    )
 
 
 def attach_holds(inventory: Inventory, hash_number: Callable[[str], str]) -> pd.DataFrame:
@@ -634,8 +833,13 @@ def current_states(
     extra_versions: Sequence[PolicyVersion] = (),
 ) -> tuple[pd.DataFrame, PolicyBook]:
     """Every artefact's state on ``as_of`` from the recorded policy versions (plus
-    ``extra_versions``, which a dry run uses for changes not recorded yet)."""
+    ``extra_versions``, which a dry run uses for changes not recorded yet); landing files are
+    decided last, from the states of the rows read from them."""
     book = PolicyBook([*load_policy_versions(connection), *extra_versions])
     inventory = load_inventory(connection, tenant_ids)
     artefacts = attach_holds(inventory, number_hasher(hash_key))
-    return compute_states(artefacts, book, as_of), book
+    states = compute_states(artefacts, book, as_of)
+    files = source_file_states(inventory.files, inventory.sources, states, book, as_of)
+    if files.empty:
+        return states, book
+    return pd.concat([states, files], ignore_index=True), book

@@ -135,9 +135,26 @@ def _as_date(value: object) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+def _active_version(connection: sa.Connection, registry_id: str) -> tuple[str, date] | None:
+    """The registry's active version and the day its data describes (registries are shared)."""
+    table = dncr.registry_versions
+    row = connection.execute(
+        sa.select(table.c.version_id, table.c.data_as_of)
+        .where(table.c.registry_id == registry_id, table.c.status == "active")
+        .order_by(table.c.activated_at.desc())
+        .limit(1)
+    ).first()
+    return (str(row.version_id), _as_date(row.data_as_of)) if row else None  # type: ignore[return-value]
+
+
 def _registry_evidence(
-    connection: sa.Connection, tenant: Tenant, validity: dict[str, int], as_of: date
+    connection: sa.Connection,
+    tenant: Tenant,
+    validity: dict[str, int],
+    as_of: date,
+    versions_ready: bool,
 ) -> list[RegistryEvidence]:
+    """Per registry: the active version's data day (else the newest evidence washing used)."""
     table = dncr.wash_results
     evidence = []
     for registry_id in tenant.registries:
@@ -146,12 +163,16 @@ def _registry_evidence(
             table.c.registry_id == registry_id,
             table.c.deleted_at.is_(None),
         )
-        newest = connection.execute(
-            sa.select(table.c.evidence_date, table.c.registry_version)
-            .where(base, table.c.evidence_date.is_not(None))
-            .order_by(table.c.evidence_date.desc(), table.c.id.desc())
-            .limit(1)
-        ).first()
+        active = _active_version(connection, registry_id) if versions_ready else None
+        if active is None:
+            newest = connection.execute(
+                sa.select(table.c.registry_version, table.c.evidence_date)
+                .where(base, table.c.evidence_date.is_not(None))
+                .order_by(table.c.evidence_date.desc(), table.c.id.desc())
+                .limit(1)
+            ).first()
+            if newest is not None:
+                active = (str(newest.registry_version), _as_date(newest.evidence_date))  # type: ignore[assignment]
         expired = connection.execute(
             sa.select(sa.func.count())
             .select_from(table)
@@ -161,8 +182,8 @@ def _registry_evidence(
             RegistryEvidence(
                 registry_id=registry_id,
                 validity_days=validity.get(registry_id, 0),
-                evidence_date=_as_date(newest.evidence_date) if newest else None,
-                version=newest.registry_version if newest else None,
+                evidence_date=active[1] if active else None,
+                version=active[0][:16] if active else None,
                 results_past_validity=int(expired),
             )
         )
@@ -315,7 +336,9 @@ def collect_overviews(
         day = _tenant_day(tenant, configured_day)
         overview = TenantOverview(tenant.id, tenant.name, local_date=day)
         if wash_ready:
-            overview.registries = _registry_evidence(connection, tenant, validity, day)
+            overview.registries = _registry_evidence(
+                connection, tenant, validity, day, _ready(live, dncr.registry_versions)
+            )
             overview.wash_outcomes = _wash_outcomes(connection, tenant.id)
         if retention_ready:
             overview.retention_states, overview.retention_due_soon = _retention(

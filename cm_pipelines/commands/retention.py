@@ -144,6 +144,8 @@ def hold_list(tenant_id: str | None, include_released: bool, as_json: bool) -> N
     """List holds, numbers and addresses masked."""
     from cm_pipelines.assets.retention_inventory import load_holds
 
+    if tenant_id is not None:
+        _tenant(tenant_id)  # an unknown or hostile id is refused, not silently matched to nothing
     warehouse = _warehouse()
     with warehouse.connect() as connection:
         holds = load_holds(
@@ -258,8 +260,10 @@ def retention_purge(
     max_plan_items: int,
     actor: str | None,
 ) -> None:
-    """Run retention_purge_job now (plan, guard, execute, prove); it resumes an unfinished plan."""
+    """Run retention_purge_job now (plan, guard, execute, prove); it resumes an unfinished plan
+    of the same scope and refuses while another purge of an overlapping scope is running."""
     from cm_pipelines.instance import run_job
+    from cm_pipelines.launch import exclusive_tenant_tags
 
     if tenant_id is not None:
         _tenant(tenant_id)
@@ -275,7 +279,8 @@ def retention_purge(
     result = run_job(
         "retention_purge_job",
         run_config={"ops": {"retention_purge_plan": {"config": config}}},
-        tags={"cm/actor": who, "cm/trigger": "cli"},
+        # the run queue keeps two purges of one tenant ('*': every tenant) apart
+        tags={"cm/actor": who, "cm/trigger": "cli", **exclusive_tenant_tags(tenant_id)},
     )
     summary = _run_summary(result)
     for line in summary:
@@ -324,6 +329,8 @@ def retention_policies(tenant_id: str | None) -> None:
     """Every recorded policy version (tenant, record type, days, effective from, source)."""
     from cm_pipelines.assets.retention_inventory import load_policy_versions
 
+    if tenant_id is not None:
+        _tenant(tenant_id)  # an unknown or hostile id is refused, not silently matched to nothing
     warehouse = _warehouse()
     with warehouse.connect() as connection:
         versions = load_policy_versions(connection)

@@ -33,12 +33,29 @@ DEFAULT_REGIONS: tuple[str, ...] = ("AU", "GB", "SG", "US", "NZ", "CA", "IE")
 _MIN_DIGITS = 8  # Singapore numbers are 8 digits; shorter runs are extensions, counts, codes
 _MAX_DIGITS = 15  # E.164 maximum
 
-_EMAIL = r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
-_DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
-_SPOKEN = (
-    rf"(?:\bplus[\s,]+)?\b(?:(?:(?:double|triple)\s+)?{_DIGIT_WORD}\b[\s,\-]*){{6,}}"
-    rf"(?:(?:double|triple)\s+)?{_DIGIT_WORD}\b"
+# Every pattern here is linear in the text: bounded quantifiers or one start per run, because
+# a log line can carry a hostile 100 kB value and redaction must not become the denial of service.
+_EMAIL = (
+    r"[A-Za-z0-9._%+\-]{1,64}(?:@|%40)[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}"
+    r"\.[A-Za-z]{2,24}"
 )
+_DIGIT_WORD = r"(?:zero|oh|nought|one|two|three|four|five|six|seven|eight|nine)"
+_TWO_DIGIT_WORD = (
+    r"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+    r"|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+)
+_SPOKEN_TOKEN = (
+    rf"(?:(?:double|triple)\s+)?(?:{_DIGIT_WORD}|{_TWO_DIGIT_WORD}|hundred|thousand|\d{{1,4}})"
+)
+# Numbers read out (speech-to-text writes them as words, or mixed: "oh 491 570 156").
+_SPOKEN = rf"(?:\bplus[\s,]+)?\b{_SPOKEN_TOKEN}\b(?:[\s,\-]{{1,3}}{_SPOKEN_TOKEN}\b){{3,}}"
+_SPOKEN_MIN_DIGITS = 7
+_DIGIT_VALUE = {
+    **dict.fromkeys(("zero", "oh", "nought", "one", "two", "three", "four"), 1),
+    **dict.fromkeys(("five", "six", "seven", "eight", "nine"), 1),
+    "hundred": 2,
+    "thousand": 3,
+}
 # Things that look numeric but are the platform's own ids: ISO dates and times, UUIDs, long hex.
 _PROTECTED = (
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+\-]\d{2}:?\d{2})?)?"
@@ -53,17 +70,14 @@ _PHONE_RUN = (
     rf"(?:\+[ \u00a0]?)?{_GROUP}(?:{_SEPARATOR}{_GROUP})*"
     rf"(?![A-Za-z0-9])(?!\.\d)(?!-[A-Za-z0-9])"
 )
-_SCANNER = re.compile(
-    rf"(?P<protected>{_PROTECTED})|(?P<email>{_EMAIL})|(?P<spoken>{_SPOKEN})|(?P<run>{_PHONE_RUN})",
-    re.IGNORECASE,
-)
+_SCANNER = re.compile(rf"(?P<protected>{_PROTECTED})|(?P<run>{_PHONE_RUN})", re.IGNORECASE)
+_EMAILS = re.compile(_EMAIL, re.IGNORECASE)
+_SPOKEN_NUMBERS = re.compile(_SPOKEN, re.IGNORECASE)
+_SPOKEN_PIECES = re.compile(rf"{_SPOKEN_TOKEN}", re.IGNORECASE)
 _DIGITS_OF_GROUP = re.compile(r"\d+")
 _NUMBER_WORD = re.compile(
-    rf"\b(?:{_DIGIT_WORD}|double|triple|hundred|thousand|nought|ten|eleven|twelve|twenty|thirty"
-    r"|forty|fifty|sixty|seventy|eighty|ninety)\b",
-    re.IGNORECASE,
+    rf"\b(?:{_DIGIT_WORD}|{_TWO_DIGIT_WORD}|double|triple|hundred|thousand)\b", re.IGNORECASE
 )
-_SPOKEN_REGIONS = 4  # the tenant countries; the matcher costs a pass over the text per region
 
 
 class PersonalDataError(ValueError):
@@ -149,26 +163,45 @@ def _phone_spans_in_run(run: str, offset: int, regions: tuple[str, ...]) -> list
     return spans
 
 
+def _spoken_digits(spoken: str) -> tuple[int, bool]:
+    """(digits a read-out number stands for, whether any of it was a word)."""
+    digits, worded = 0, False
+    for piece in _SPOKEN_PIECES.finditer(spoken):
+        words = piece.group().lower().split()
+        repeat = {"double": 2, "triple": 3}.get(words[0], 1) if len(words) > 1 else 1
+        token = words[-1]
+        if token.isdigit():
+            digits += len(token) * repeat
+        else:
+            worded = True
+            digits += _DIGIT_VALUE.get(token, 2) * repeat
+    return digits, worded
+
+
 def _spans(text: str, regions: tuple[str, ...]) -> Iterator[tuple[str, int, int]]:
     """Raw (kind, start, end) findings of every detector; they may overlap."""
+    protected: list[tuple[int, int]] = []
     for match in _SCANNER.finditer(text):
-        kind = match.lastgroup
-        if kind == "email":
+        if match.lastgroup == "protected":
+            protected.append((match.start(), match.end()))
+        else:
+            yield from (
+                ("phone", start, end)
+                for start, end in _phone_spans_in_run(match.group(), match.start(), regions)
+            )
+    if "@" in text or "%40" in text:
+        for match in _EMAILS.finditer(text):
             yield "email", match.start(), match.end()
-        elif kind == "spoken":
-            yield "phone", match.start(), match.end()
-        elif kind == "run":
-            for start, end in _phone_spans_in_run(match.group(), match.start(), regions):
-                yield "phone", start, end
-    # The identifier finder used by DSAR locate knows spoken emails ("jane dot doe at example
-    # dot com") and mixed spoken numbers ("oh 491 570 156", "double five"); its matcher is slow,
-    # so it only runs where a number word appears at all.
+    # The identifier finder used by DSAR locate also knows spoken emails ("jane dot doe at
+    # example dot com"); it is linear, so it runs on every text.
     for email in identifiers.find_emails(text):
         yield "email", email.start, email.end
     if _NUMBER_WORD.search(text):
-        for region in regions[:_SPOKEN_REGIONS]:
-            for phone in identifiers.find_phone_numbers(text, region):
-                yield "phone", phone.start, phone.end
+        for match in _SPOKEN_NUMBERS.finditer(text):
+            digits, worded = _spoken_digits(match.group())
+            inside_id = any(s < match.end() and match.start() < e for s, e in protected)
+            if worded and digits >= _SPOKEN_MIN_DIGITS and not inside_id:
+                yield "phone", match.start(), match.end()
 
 
 def _findings(text: str, regions: tuple[str, ...]) -> list[tuple[str, int, int]]:

@@ -204,6 +204,8 @@ def diff_sorted(previous: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, 
     are marked in a reusable 10M-entry table and the current block's numbers looked up in it
     (sequential, cache-friendly), and the reverse.
     """
+    if not previous.size or not current.size:  # a first version: no copy of 2 GB
+        return current, previous
     if previous.size + current.size < DIFF_BLOCK_MIN:
         return (
             current[~membership(previous, current)],

@@ -20,6 +20,13 @@ names the policy version that set the date (the parent's when the parent's was e
 
 States. ``purged`` (row marked deleted), ``held`` (a legal hold covers its call or number),
 ``due`` (expiry date reached), ``active`` (otherwise).
+
+Landing source files. A CDR day file and a CRM links file hold the same personal data as the
+rows read from them, so a file follows its rows rather than a clock of its own: it is due once
+every row that came from it (and every quarantined line of it) is purged, due in the same
+purge, or erased by a DSAR (whose lines are already blank), and held while any of them is
+held. Quarantined lines (``quarantine_records``) follow the ``call_logs`` policy of their call
+day. ``source_file_states`` decides files after ``compute_states`` decided their rows.
 """
 
 from __future__ import annotations
@@ -49,11 +56,19 @@ ARTEFACT_TYPES: tuple[str, ...] = (
     "wash_results",
     "blocked_calls",
     "dsar_case_files",
+    "quarantine_records",
+    "cdr_files",
+    "crm_link_files",
 )
 """What the purge knows how to find and remove. ``voicemail`` has a policy but no store yet."""
 
+SOURCE_FILE_TYPES: dict[str, str] = {"cdr_files": "call_logs", "crm_link_files": "crm_links"}
+"""Landing file type -> the record type of the rows read from it (the file goes after them)."""
+
 POLICY_TYPE: dict[str, str] = {name: name for name in ARTEFACT_TYPES} | {
-    "blocked_calls": "wash_results"
+    "blocked_calls": "wash_results",
+    "quarantine_records": "call_logs",
+    **SOURCE_FILE_TYPES,
 }
 """Artefact type -> the tenant's record type whose retention governs it."""
 
@@ -74,8 +89,12 @@ PURGE_ORDER: tuple[str, ...] = (
     "wash_results",
     "blocked_calls",
     "dsar_case_files",
+    "quarantine_records",
+    "crm_link_files",
+    "cdr_files",
 )
-"""Children before parents: a purge killed midway never leaves a derived artefact orphaned."""
+"""Children before parents: a purge killed midway never leaves a derived artefact orphaned.
+Landing files come last: their rows (and quarantined lines) are marked before the file goes."""
 
 STATES: tuple[str, ...] = ("active", "due", "held", "purged")
 DEFAULT_MAX_TENANT_SHARE = 0.20
@@ -357,6 +376,151 @@ def compute_states(artefacts: pd.DataFrame, book: PolicyBook, as_of: date) -> pd
         expiry[decided] = (_EPOCH + expires_day[decided].astype("timedelta64[D]")).astype(object)
     frame["expires_on"] = expiry
     return frame.drop(columns=["expires_day"])
+
+
+SOURCE_COLUMNS: tuple[str, ...] = (
+    "tenant_id",
+    "record_type",
+    "artefact_id",
+    "source_type",
+    "source_id",
+    "erased",
+)
+"""Columns ``source_file_states`` expects: one row per landing file (``record_type`` a
+``SOURCE_FILE_TYPES`` key, ``artefact_id`` its path) and row read from it (``source_type``
+``call_logs``, ``crm_links`` or ``quarantine_records``; ``erased`` when a DSAR blanked its line)."""
+
+STATE_COLUMNS: tuple[str, ...] = (
+    *ARTEFACT_COLUMNS,
+    "policy_version",
+    "expiry_basis",
+    "state",
+    "basis",
+    "expires_on",
+)
+"""Columns of a decided artefact (``compute_states``, ``source_file_states``)."""
+
+
+def _joined_hold_ids(values: pd.Series) -> str:
+    ids = {part for value in values for part in str(value).split(",") if part}
+    return ",".join(sorted(ids))
+
+
+def source_file_states(
+    files: pd.DataFrame,
+    sources: pd.DataFrame,
+    states: pd.DataFrame,
+    book: PolicyBook,
+    as_of: date,
+) -> pd.DataFrame:
+    """Each landing file's state, decided by the rows read from it (``STATE_COLUMNS``).
+
+    ``files`` has tenant_id, record_type, artefact_id (the path) and purged (tombstoned);
+    ``sources`` has ``SOURCE_COLUMNS``; ``states`` is what ``compute_states`` decided for those
+    rows. A file is due when every source is purged, due or erased, held while any source is
+    held, and active otherwise, or when nothing points at it (a file never ingested is never
+    guessed at). A source missing from ``states`` counts as live. The expiry date is the latest
+    of its sources' (the day the last one goes) and the decision names that source's policy
+    version; a file whose sources were all erased takes the version in force on ``as_of``.
+    """
+    if files.empty:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in STATE_COLUMNS})
+    keys = ["tenant_id", "record_type", "artefact_id"]
+    frame = files.loc[:, [*keys, "purged"]].drop_duplicates(keys).reset_index(drop=True).copy()
+    frame["purged"] = frame["purged"].fillna(False).astype(bool)
+    decided = states.loc[
+        :,
+        [
+            "tenant_id",
+            "record_type",
+            "artefact_id",
+            "state",
+            "expires_on",
+            "policy_version",
+            "hold_ids",
+            "basis_date",
+        ],
+    ].rename(columns={"record_type": "source_type", "artefact_id": "source_id"})
+    joined = (
+        sources.loc[:, list(SOURCE_COLUMNS)]
+        .astype({"source_id": str})
+        .merge(decided, on=["tenant_id", "source_type", "source_id"], how="left")
+    )
+    erased = joined["erased"].fillna(False).astype(bool)
+    state = joined["state"].fillna("active")
+    expires = pd.to_datetime(joined["expires_on"], errors="coerce")
+    counted = ~erased  # an erased row's line is already blank: its date no longer matters
+    joined["gone"] = erased | state.isin(["purged", "due"])
+    joined["held"] = state == "held"
+    joined["undecided"] = counted & expires.isna()
+    joined["expires_ts"] = expires.where(counted)
+    joined["basis_ts"] = pd.to_datetime(joined["basis_date"], errors="coerce")
+    grouped = joined.groupby(keys, sort=False)
+    summary = pd.DataFrame(
+        {
+            "sources": grouped.size(),
+            "gone": grouped["gone"].sum(),
+            "held": grouped["held"].any(),
+            "undecided": grouped["undecided"].any(),
+            "expires_ts": grouped["expires_ts"].max(),
+            "basis_ts": grouped["basis_ts"].max(),
+        }
+    )
+    held_rows = joined.loc[joined["held"]]
+    if not held_rows.empty:
+        summary["hold_ids"] = held_rows.groupby(keys)["hold_ids"].agg(_joined_hold_ids)
+    else:
+        summary["hold_ids"] = ""
+    latest = (
+        joined.loc[joined["expires_ts"].notna()]
+        .sort_values("expires_ts", kind="stable")
+        .drop_duplicates(keys, keep="last")
+        .set_index(keys)["policy_version"]
+        .rename("latest_version")
+    )
+    frame = frame.join(summary, on=keys).join(latest, on=keys)
+    count = frame["sources"].fillna(0).to_numpy(dtype=np.int64)
+    all_gone = (count > 0) & (frame["gone"].fillna(0).to_numpy(dtype=np.int64) == count)
+    in_force: dict[tuple[str, str], str | None] = {}
+    for tenant_id, record_type in (
+        frame[["tenant_id", "record_type"]].drop_duplicates().itertuples(index=False)
+    ):
+        version = book.in_force(str(tenant_id), POLICY_TYPE[str(record_type)], as_of)
+        in_force[(tenant_id, record_type)] = None if version is None else version.id
+    fallback = [in_force[key] for key in zip(frame["tenant_id"], frame["record_type"], strict=True)]
+    version = frame["latest_version"].where(frame["latest_version"].notna(), pd.Series(fallback))
+    expires_ts = pd.to_datetime(frame["expires_ts"], errors="coerce")
+    undecided = frame["undecided"].fillna(True).astype(bool).to_numpy() | (count == 0)
+    today = pd.Timestamp(as_of)
+    # every source erased: no date of its own, it may go today
+    expires_ts = expires_ts.where(expires_ts.notna() | ~pd.Series(all_gone), today)
+    expires_ts = expires_ts.where(~pd.Series(all_gone), expires_ts.clip(upper=today))
+    purged = frame["purged"].to_numpy(dtype=bool)
+    held = frame["held"].fillna(False).astype(bool).to_numpy() & ~purged
+    due = all_gone & ~purged & ~held & version.notna().to_numpy()
+    expiry_basis = "sources:" + frame["record_type"].map(SOURCE_FILE_TYPES)
+    expires_on = np.full(len(frame), None, dtype=object)
+    known = (~undecided | all_gone) & expires_ts.notna().to_numpy()
+    expires_on[known] = [stamp.date() for stamp in expires_ts[known]]
+    basis_ts = pd.to_datetime(frame["basis_ts"], errors="coerce")
+    return pd.DataFrame(
+        {
+            "tenant_id": frame["tenant_id"].astype(str),
+            "record_type": frame["record_type"].astype(str),
+            "artefact_id": frame["artefact_id"].astype(str),
+            "call_id": None,
+            "basis_date": basis_ts.where(basis_ts.notna(), None),
+            "purged": purged,
+            "object_path": frame["artefact_id"].astype(str),
+            "object_sha256": None,
+            "hold_ids": np.where(held, frame["hold_ids"].fillna("").astype(str), ""),
+            "policy_version": version.where(version.notna(), None),
+            "expiry_basis": expiry_basis,
+            "state": np.select([purged, held, due], ["purged", "held", "due"], default="active"),
+            "basis": np.select([purged, held], ["purged", "legal_hold"], default=expiry_basis),
+            "expires_on": expires_on,
+        }
+    ).loc[:, list(STATE_COLUMNS)]
 
 
 def due_within(states: pd.DataFrame, as_of: date, days: int) -> int:

@@ -143,5 +143,7 @@ quarantine = sa.Table(
     sa.Column("raw_record", sa.Text, nullable=True),
     sa.Column("run_id", sa.String(64), nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # set by a retention purge, which also wipes raw_record (column added by 0003_retention)
+    sa.Column("purged_at", UtcDateTime, nullable=True),
     sa.Index("ix_quarantine_asset_partition", "asset", "partition_key"),
 )

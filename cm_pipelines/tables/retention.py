@@ -72,7 +72,8 @@ purge_plans = sa.Table(
     "purge_plans",
     metadata,
     sa.Column("plan_id", sa.String(40), primary_key=True),
-    # planned | refused | approved | executing | completed | completed_with_failures | superseded
+    # planning | planned | refused | approved | executing | completed | completed_with_failures
+    # | superseded | abandoned
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("as_of", sa.Date, nullable=False),
     sa.Column("scope_tenant_id", sa.String(64), nullable=True),
@@ -94,6 +95,10 @@ purge_plans = sa.Table(
     sa.Column("proof_sha256", sa.String(64), nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("completed_at", UtcDateTime, nullable=True),
+    # The run working on the plan now, and when it last said so: a second run of an
+    # overlapping scope refuses while the claim is fresh (retention_engine).
+    sa.Column("claimed_by_run", sa.String(64), nullable=True),
+    sa.Column("claim_heartbeat_at", UtcDateTime, nullable=True),
     sa.Index("ix_purge_plans_status", "status"),
 )
 

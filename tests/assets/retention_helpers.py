@@ -1,7 +1,9 @@
 """A small call world for retention tests, written straight into the warehouse and object store.
 
 Calls carry made-up E.164 numbers; recordings, transcripts and AI outputs get real objects so a
-purge can be checked against the store. Days are relative to today (UTC), the purge's clock.
+purge can be checked against the store, and each call is a real line of its day's Asterisk
+``Master.csv`` (its CRM link one of the day's CRM links CSV), so the landing files can be
+purged, re-ingested and checked too. Days are relative to today (UTC), the purge's clock.
 """
 
 from __future__ import annotations
@@ -62,6 +64,43 @@ class SeededCall:
     src_e164: str
     dst_e164: str
     object_paths: dict[str, str] = field(default_factory=dict)  # record type/kind -> path
+    cdr_file: str = ""  # the landing file its CDR line is in
+    cdr_line: int = 0
+    crm_file: str | None = None  # the landing file its CRM link line is in (if linked)
+
+
+def cdr_line(tenant_id: str, call_id: str, src: str, dst: str, started: datetime) -> str:
+    """One Asterisk cdr_csv record (18 positional fields, every text field quoted)."""
+    stamp = started.strftime("%Y-%m-%d %H:%M:%S")
+    ended = (started + timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S")
+    answered = (started + timedelta(seconds=10)).strftime("%Y-%m-%d %H:%M:%S")
+    fields: list[object] = [
+        tenant_id,
+        src,
+        dst,
+        "from-pstn",
+        f'"Jo Citizen" <{src}>',
+        "SIP/trunk-0001",
+        "SIP/1001-0002",
+        "Dial",
+        "SIP/1001,30",
+        stamp,
+        answered,
+        ended,
+        180,
+        170,
+        "ANSWERED",
+        "DOCUMENTATION",
+        call_id,
+        "",
+    ]
+    return ",".join(
+        str(value) if isinstance(value, int) else '"' + str(value).replace('"', '""') + '"'
+        for value in fields
+    )
+
+
+CRM_HEADER = "call_id,crm_system,crm_record_id,contact_phone,contact_email"
 
 
 @dataclass
@@ -70,6 +109,14 @@ class World:
     store: ObjectStoreResource
     calls: list[SeededCall] = field(default_factory=list)
     _sequence: int = 0
+
+    def append_line(self, path: str, line: str, header: str | None = None) -> int:
+        """Append one line to a landing file (header first when new); its 1-based line number."""
+        existing = self.store.read_bytes(path).decode() if self.store.exists(path) else ""
+        if not existing and header is not None:
+            existing = header + "\n"
+        self.store.write_bytes(path, (existing + line + "\n").encode())
+        return existing.count("\n") + 1
 
     def add_call(
         self,
@@ -92,6 +139,18 @@ class World:
         day = call_date.isoformat()
         started = datetime.combine(call_date, datetime.min.time()) + timedelta(hours=10)
         call = SeededCall(tenant_id, call_id, call_date, src, dst)
+        cdr_path = landing.cdr_file(tenant_id, day)
+        cdr_number = self.append_line(cdr_path, cdr_line(tenant_id, call_id, src, dst, started))
+        call.cdr_file, call.cdr_line = cdr_path, cdr_number
+        crm_number = 0
+        if crm_email or crm_phone:
+            crm_path = landing.crm_links_file(tenant_id, day)
+            crm_number = self.append_line(
+                crm_path,
+                f"{call_id},hubspot,contact-{self._sequence},{crm_phone or ''},{crm_email or ''}",
+                header=CRM_HEADER,
+            )
+            call.crm_file = crm_path
         with self.warehouse.begin() as connection:
             connection.execute(
                 sa.insert(call_tables.calls).values(
@@ -112,8 +171,8 @@ class World:
                     caller_name="Jo Citizen",
                     channel="SIP/trunk-0001",
                     userfield="note",
-                    source_file=landing.cdr_file(tenant_id, day),
-                    source_line=self._sequence,
+                    source_file=cdr_path,
+                    source_line=cdr_number,
                 )
             )
 
@@ -183,7 +242,7 @@ class World:
                         contact_e164=crm_phone,
                         contact_email=crm_email,
                         source_file=landing.crm_links_file(tenant_id, day),
-                        source_line=self._sequence,
+                        source_line=crm_number,
                     )
                 )
         self.calls.append(call)

@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from cm_pipelines import settings
+from cm_pipelines import landing, settings
 from cm_pipelines.assets.retention_holds import add_hold, release_hold
 from cm_pipelines.audit import read_chain
 from cm_pipelines.domain.audit_chain import verify_chain
@@ -136,10 +136,12 @@ def test_states_asset_reports_a_table_per_tenant_type_and_forecasts(resources, w
     # acme-au: 4 old lineages due (recording, transcript, 2 ai outputs, crm link; the call row
     # is kept 730 days) + beta-us 2 * (recording + transcript + 2 ai outputs)
     assert by_state["due"] == 4 * 5 + 2 * 4
-    assert by_state["held"] == 6  # the held call's lineage: call, recording, transcript, 2 ai, crm
+    # the held call's lineage (call, recording, transcript, 2 ai, crm link) and the day's CDR
+    # file and CRM links file, which still hold its lines
+    assert by_state["held"] == 6 + 2
     assert metadata["due_next_7_days"] == 4  # the 27-day-old call's recording and derived
     assert metadata["due_next_30_days"] == 4 + 4 + 3 * 4  # 27, 10 and three 2-day-old calls
-    assert metadata["held_past_expiry"] == 5
+    assert metadata["held_past_expiry"] == 5 + 1  # + the CRM links file (its links are due)
     assert metadata["policies_in_force"]["acme-au"]["recordings"] == "v1: 30d"
     # Nothing personal in the metadata.
     assert "+61491579999" not in json.dumps({k: str(v) for k, v in metadata.items()})
@@ -280,7 +282,13 @@ def test_purge_deletes_what_is_due_keeps_holds_and_proves_it(resources, world):
     assert again.success
     for path in seeded["held"].object_paths.values():
         assert not store.exists(path)
-    assert materialization(again, "retention_proof_of_deletion")["purged"] == 5
+    # its lineage, and the day's CRM links file now that none of its links is left
+    assert materialization(again, "retention_proof_of_deletion")["purged"] == 5 + 1
+    last = rows(warehouse, retention_tombstones).sort_values("tombstone_id").iloc[-1]
+    assert last["record_type"] == "crm_link_files"
+    assert last["artefact_id"] == landing.crm_links_file(
+        "acme-au", seeded["held"].call_date.isoformat()
+    )
 
 
 @pytest.mark.parametrize("scope", ["call", "phone", "email"])
@@ -472,6 +480,10 @@ def test_a_hold_placed_while_a_purge_is_down_withdraws_its_pending_items(
     late = seeded["old"][-1]
     late_pending = items.loc[(items["status"] == "pending") & (items["call_id"] == late.call_id)]
     assert len(late_pending) > 0
+    # the day's CRM links file was planned too (all its links were due); held with its link now
+    crm_file = items.loc[items["record_type"] == "crm_link_files"]
+    assert crm_file["status"].tolist() == ["pending"]
+    late_pending = pd.concat([late_pending, crm_file])
     with resources["warehouse"].begin() as connection:
         add_hold(
             connection,
@@ -675,6 +687,7 @@ def test_hold_and_retention_commands(
         "acme-au/transcripts": 1,
         "acme-au/ai_summaries": 2,
         "acme-au/crm_links": 1,
+        "acme-au/crm_link_files": 1,  # its links are due; it holds the held call's line
     }
     human = runner.invoke(cm, ["retention", "plan", "--tenant", "beta-us"])
     assert "beta-us" in human.output and "WOULD REFUSE" in human.output

@@ -136,7 +136,7 @@ def _seed_platform(warehouse) -> None:
                         "decision": decision,
                         "reason": reason,
                         "registry_id": registry,
-                        "registry_version": f"{registry}-{evidence.isoformat()}",
+                        "registry_version": f"v-{evidence:%m%d}",
                         "evidence_date": evidence,
                         "valid_until": datetime.combine(evidence, datetime.min.time(), UTC)
                         + timedelta(days=30),
@@ -246,7 +246,7 @@ def test_the_overview_page_shows_every_section_per_tenant(local_resources) -> No
         assert f"## {tenant} — " in page
     acme = page.split("## acme-au")[1].split("\n## ")[0]
     # registry evidence: newest au_acma evidence is 9 days old, valid for 30
-    assert "| au_acma | au_acma-2026-03-01 | 2026-03-01 | 9 | 30 | valid | 1 |" in acme
+    assert "| au_acma | v-0301 | 2026-03-01 | 9 | 30 | valid | 1 |" in acme
     assert "| blocked | registry_listed | 2 |" in acme and "| allowed | not_listed | 4 |" in acme
     assert "| recordings | 2 | 1 | 1 | 1 | 1 |" in acme  # active due held purged, due soon
     assert "| dsar-002 | access | in_progress | 2026-03-08 | -2 | OVERDUE |" in acme
@@ -255,7 +255,7 @@ def test_the_overview_page_shows_every_section_per_tenant(local_resources) -> No
     assert "Plan `plan-42` (completed)" in acme and "2 artefact(s)" in acme
     assert "audit/purges/plan-42/proof.json" in acme and "b" * 64 in acme
     beta = page.split("## beta-us")[1].split("\n## ")[0]
-    assert "| us_ftc |" in beta and "STALE" in beta
+    assert "| us_ftc | v-0115 | 2026-01-15 | 54 | 31 | STALE | 1 |" in beta
     assert "No purge has run for this tenant yet." in beta
     assert "No do-not-call registry applies" in page.split("## delta-gb")[1]
     assert metadata["overdue_dsars"] == 1 and metadata["open_dsars"] == 3
@@ -264,6 +264,40 @@ def test_the_overview_page_shows_every_section_per_tenant(local_resources) -> No
     # the seeded tables hold a subject's number, email and a free-text hold reason: none shows
     for secret in (SUBJECT_PHONE, SUBJECT_EMAIL, "491 570", "litigation"):
         assert secret not in page
+
+
+def test_the_active_registry_version_is_the_evidence_when_the_registry_has_one(
+    local_resources,
+) -> None:
+    _seed_platform(local_resources["warehouse"])
+    counts = dict.fromkeys(
+        ("number_count", "lines_read", "bad_lines", "blank_lines", "duplicate_lines",
+         "invalid_numbers", "unreadable_files", "change_additions", "change_deletions",
+         "parquet_bytes"),
+        0,
+    )  # fmt: skip
+    with local_resources["warehouse"].begin() as connection:
+        for version_id, status, day in (("f" * 64, "active", 8), ("e" * 64, "superseded", 1)):
+            connection.execute(
+                sa.insert(dncr.registry_versions).values(
+                    registry_id="us_ftc",
+                    version_id=version_id,
+                    kind="downloadable",
+                    status=status,
+                    source_kind="full",
+                    data_as_of=datetime(2026, 3, day, tzinfo=UTC),
+                    source_files=[],
+                    numbers_sha256="0" * 64,
+                    parquet_path="registry/us_ftc/x.parquet",
+                    parquet_sha256="0" * 64,
+                    created_at=datetime(2026, 3, day, tzinfo=UTC),
+                    activated_at=datetime(2026, 3, day, tzinfo=UTC),
+                    **counts,
+                )
+            )
+    result = _run(local_resources, "compliance_overview", run_config=OVERVIEW_CONFIG)
+    beta = _metadata(result, "compliance_overview")["overview"].split("## beta-us")[1]
+    assert f"| us_ftc | {'f' * 16} | 2026-03-08 | 2 | 31 | valid | 1 |" in beta
 
 
 def test_the_chart_is_a_png_in_the_store_and_referenced(local_resources) -> None:

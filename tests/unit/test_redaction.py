@@ -164,3 +164,15 @@ def test_ordinary_words_that_are_also_number_words_survive() -> None:
 def test_zero_padded_counters_are_not_numbers() -> None:
     for text in ("audit/anchors/000000000004_x.json", "batch 000000012345", "seq=0000000042"):
         assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["A" * 100_000, "A" * 100_000 + "@", "a." * 50_000, "one " * 20_000, "1 " * 50_000],
+)
+def test_long_hostile_values_are_handled_in_linear_time(hostile: str) -> None:
+    """A 100 kB value in a log line must not turn the masker into a denial of service (the
+    patterns are bounded; a quadratic one would take minutes here)."""
+    redacted = redact_text(hostile)
+    assert len(redacted) <= len(hostile)
+    assert find_personal_data(hostile) in ([], ["phone"])

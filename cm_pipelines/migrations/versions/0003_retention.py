@@ -104,6 +104,8 @@ def upgrade() -> None:
         sa.Column("proof_sha256", sa.String(length=64), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("claimed_by_run", sa.String(length=64), nullable=True),
+        sa.Column("claim_heartbeat_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("plan_id", name=op.f("pk_purge_plans")),
     )
     op.create_index("ix_purge_plans_status", "purge_plans", ["status"], unique=False)
@@ -167,9 +169,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_retention_tombstones_plan", "retention_tombstones", ["plan_id"], unique=False
     )
+    # a purge wipes a quarantined line's raw record and marks the row (0001 created the table)
+    op.add_column("quarantine", sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("quarantine", schema=None) as batch_op:
+        batch_op.drop_column("purged_at")
     op.drop_index("ix_retention_tombstones_plan", table_name="retention_tombstones")
     op.drop_table("retention_tombstones")
     op.drop_table("purge_batches")

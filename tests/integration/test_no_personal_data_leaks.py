@@ -1,0 +1,233 @@
+"""The whole demo, then a scan of everything Dagster recorded: no identifier, no secret.
+
+The demo runs every capability (ingestion, a DSAR of each type, registry refresh and washing,
+retention with a hold, an override and a purge, the trust job) against a PostgreSQL warehouse
+whose URL carries a password and an S3-protocol store reached with access keys — the production
+shape. Jobs the demo does not run are launched afterwards. Then every event of every run (messages,
+metadata, asset and check results, errors), every run's tags and config, every file under
+DAGSTER_HOME (event-log databases, captured stdout/stderr) and the process's own console output
+are searched for every identifier the generated world contains and for every secret in use.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import make_bucket
+
+pytestmark = pytest.mark.integration
+
+DEMO_CALLS = 40
+KEY_LENGTH = 6
+"""Shortest identifier the world holds ("Tan, S"): the width of the scanner's index."""
+
+
+class LeakScanner:
+    """Case-insensitive search for many needles at once: a dict of each needle's first
+    ``KEY_LENGTH`` characters, probed at every position of the text (no per-needle pass)."""
+
+    def __init__(self, needles: dict[str, str]):
+        self.by_prefix: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for needle, kind in needles.items():
+            for variant in _variants(needle):
+                lowered = variant.lower()
+                if len(lowered) >= KEY_LENGTH:
+                    self.by_prefix[lowered[:KEY_LENGTH]].append((lowered, kind))
+
+    def hits(self, text: str) -> list[tuple[str, str, int]]:
+        """(kind, masked needle, position) of every needle found with word boundaries."""
+        lowered = text.lower()
+        found = []
+        index = self.by_prefix
+        for position in range(len(lowered) - KEY_LENGTH + 1):
+            candidates = index.get(lowered[position : position + KEY_LENGTH])
+            if not candidates:
+                continue
+            for needle, kind in candidates:
+                end = position + len(needle)
+                if not lowered.startswith(needle, position):
+                    continue
+                before = lowered[position - 1] if position else " "
+                after = lowered[end] if end < len(lowered) else " "
+                if (needle[0].isalnum() and before.isalnum()) or (
+                    needle[-1].isalnum() and after.isalnum()
+                ):
+                    continue  # part of a longer token (a hash, an id), not this identifier
+                found.append((kind, _masked(needle), position))
+        return found
+
+
+def _variants(needle: str) -> set[str]:
+    """The needle as JSON, doubly-encoded JSON and CSV would write its quotes."""
+    variants = {needle}
+    if '"' in needle:
+        variants |= {needle.replace('"', '\\"'), needle.replace('"', '\\\\\\"')}
+        variants.add(needle.replace('"', '""'))
+    return variants
+
+
+def _masked(needle: str) -> str:
+    return needle[:2] + "*" * max(len(needle) - 4, 0) + needle[-2:]
+
+
+def _event_texts(instance: dg.DagsterInstance) -> Iterable[tuple[str, str]]:
+    from dagster._serdes import serialize_value
+
+    for run in instance.get_runs():
+        where = f"run {run.run_id[:8]} ({run.job_name})"
+        yield f"{where} tags", json.dumps(run.tags, default=str)
+        yield f"{where} config", json.dumps(run.run_config, default=str)
+        for entry in instance.all_logs(run.run_id):
+            event = entry.dagster_event.event_type_value if entry.dagster_event else "log"
+            yield f"{where} {event}", serialize_value(entry)
+
+
+def _file_texts(root: Path) -> Iterable[tuple[str, str]]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            yield str(path.relative_to(root)), path.read_bytes().decode("utf-8", "ignore")
+
+
+@pytest.fixture
+def production_shaped_platform(
+    monkeypatch: pytest.MonkeyPatch, postgres_url: str, s3_endpoint: str
+) -> dict[str, str]:
+    """PostgreSQL warehouse with a password in its URL, S3 store with keys, a hash key: the
+    secrets every log, tag and config must keep out."""
+    password = "pw-" + secrets.token_hex(12)
+    with_password = postgres_url.replace("postgres@", f"postgres:{password}@", 1)
+    engine = sa.create_engine(with_password)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError:
+        with_password = postgres_url  # a server that checks passwords: keep the placeholder only
+    finally:
+        engine.dispose()
+    found = {
+        "warehouse_password": password,
+        "aws_access_key_id": "AKIA" + secrets.token_hex(8).upper(),
+        "aws_secret_access_key": secrets.token_urlsafe(30),
+        "identifier_hash_key": secrets.token_hex(32),
+        "dagster_pg_password": "dpw-" + secrets.token_hex(12),
+    }
+    bucket = make_bucket(s3_endpoint)
+    monkeypatch.setenv("CM_WAREHOUSE_URL", with_password)
+    monkeypatch.setenv("CM_STORAGE_URL", f"s3://{bucket}/cm")
+    monkeypatch.setenv("CM_S3_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", found["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", found["aws_secret_access_key"])
+    monkeypatch.setenv("CM_IDENTIFIER_HASH_KEY", found["identifier_hash_key"])
+    monkeypatch.setenv("CM_DAGSTER_PG_PASSWORD", found["dagster_pg_password"])
+    yield found
+    from cm_pipelines.resources import warehouse as warehouse_module
+
+    engine = warehouse_module._ENGINES.pop(
+        warehouse_module.settings.normalise_database_url(with_password), None
+    )
+    if engine is not None:
+        engine.dispose()
+
+
+def _export_key_spy(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    from cm_pipelines.dsar import key_handoff
+
+    delivered: list[bytes] = []
+    original = key_handoff.deliver_key
+
+    def spy(request_id: str, key: bytes) -> str:
+        delivered.append(key)
+        return original(request_id, key)
+
+    monkeypatch.setattr(key_handoff, "deliver_key", spy)
+    return delivered
+
+
+def _run_jobs_the_demo_skipped(instance: dg.DagsterInstance) -> set[str]:
+    from cm_pipelines.definitions import defs
+    from cm_pipelines.instance import run_job
+
+    ran = {run.job_name for run in instance.get_runs()}
+    launched = set()
+    for job in defs.resolve_all_job_defs():
+        if job.name in ran or job.name.startswith("__") or job.partitions_def is not None:
+            continue
+        run_job(job.name, instance=instance)
+        launched.add(job.name)
+    return launched
+
+
+def test_a_full_demo_leaves_no_identifier_or_secret_where_dagster_records(
+    production_shaped_platform: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from cm_pipelines import settings
+    from cm_pipelines.demo import run_demo
+    from cm_pipelines.instance import get_instance
+
+    export_keys = _export_key_spy(monkeypatch)
+    worlds = []
+    from cm_pipelines.commands import core
+
+    original_generate = core.generate
+
+    def keep_world(*args, **kwargs):
+        world = original_generate(*args, **kwargs)
+        worlds.append(world)
+        return world
+
+    monkeypatch.setattr(core, "generate", keep_world)
+    lines = run_demo(seed=11, calls=DEMO_CALLS, echo=lambda _line: None)
+    instance = get_instance()
+    extra_jobs = _run_jobs_the_demo_skipped(instance)
+
+    (world,) = worlds
+    assert world.identifiers and world.subjects
+    assert len(export_keys) >= 2, "the DSAR step delivered no export key to scan for"
+    needles: dict[str, str] = {identifier: "identifier" for identifier in world.identifiers}
+    for name, value in production_shaped_platform.items():
+        needles[value] = name
+    for key in export_keys:
+        for form in (key.hex(), base64.b64encode(key).decode(), base64.urlsafe_b64encode(key).decode()):
+            needles[form.rstrip("=")] = "export_key"
+    scanner = LeakScanner(needles)
+
+    # The scanner itself finds what it must (a control, so a silent scanner cannot pass).
+    subject = world.subjects[0]
+    control = f'{{"note": "call {subject["e164"]} / {subject["email"].upper()}"}}'
+    assert {kind for kind, _, _ in scanner.hits(control)} == {"identifier"}
+    assert scanner.hits(json.dumps({"msg": production_shaped_platform["aws_secret_access_key"]}))
+
+    sources = list(_event_texts(instance))
+    home = settings.dagster_home()
+    files = list(_file_texts(home))
+    console = capfd.readouterr()
+    sources += [("console stdout", console.out), ("console stderr", console.err)]
+    sources += [("demo summary", "\n".join(lines))]
+
+    runs = instance.get_runs()
+    assert len(runs) >= 15, "the demo ran fewer jobs than expected: the scan would prove little"
+    assert {"dsar_fulfillment_job", "trust_daily_job", "call_ingestion_job"} <= {
+        run.job_name for run in runs
+    }
+    assert sum(1 for where, _ in files if "compute_logs" in where) >= len(runs)
+    assert sum(len(text) for _, text in sources + files) > 1_000_000
+
+    leaks = []
+    for where, text in sources + files:
+        for kind, masked, position in scanner.hits(text):
+            leaks.append(f"{kind} {masked} in {where} at {position}")
+    assert not leaks, f"{len(leaks)} leak(s), jobs also run: {sorted(extra_jobs)}:\n" + "\n".join(
+        leaks[:40]
+    )
