@@ -4,6 +4,7 @@ peak resident memory is its own, not inherited from the parent or an earlier var
 from __future__ import annotations
 
 import multiprocessing
+from queue import Empty
 import resource
 import time
 from collections.abc import Callable
@@ -24,10 +25,16 @@ def run_isolated(target: Callable[..., dict[str, Any]], *args: Any) -> dict[str,
     queue = context.Queue()
     process = context.Process(target=_child, args=(target, args, queue))
     process.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=5)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(
+                    f"benchmark variant {target.__name__} died with exit code {process.exitcode}"
+                ) from None
     process.join()
-    if process.exitcode != 0:
-        raise RuntimeError(f"benchmark variant {target.__name__} exited with {process.exitcode}")
     return result
 
 

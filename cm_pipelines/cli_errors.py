@@ -52,7 +52,7 @@ class RedactingGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:
-            exc.message = safe_message(exc.message)
+            exc.message = safe_message(exc.message)  # type: ignore[misc]
             raise
         except (click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt, SystemExit):
             raise

@@ -89,7 +89,7 @@ def _wrap_serializable_error_info() -> None:
 
     wrapped = classmethod(from_traceback)
     setattr(wrapped, _MARKER, True)
-    SerializableErrorInfo.from_traceback = wrapped  # type: ignore[method-assign]
+    SerializableErrorInfo.from_traceback = wrapped  # type: ignore[method-assign,assignment]
 
 
 def install_log_redaction() -> None:

@@ -566,11 +566,13 @@ def prepare_plan(
     known = {tenant.id for tenant in tenants}
     if settings.tenant_id is not None and settings.tenant_id not in known:
         raise PurgeRefused(f"tenant {settings.tenant_id} is not configured")
+    in_scope = [t for t in tenants if settings.tenant_id in (None, t.id)]
     with warehouse.begin() as connection:
         lock_scope(connection, settings.tenant_id)
+        # a tenant's purge records only its own tenant's policy changes
         sync_policy_versions(
             connection,
-            tenants,
+            in_scope,
             as_of=as_of,
             actor=actor,
             run_id=run_id,

@@ -22,6 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cm_pipelines import landing
+from cm_pipelines.assets.ingestion_support import lock_partition
 from cm_pipelines.audit import append_audit
 from cm_pipelines.domain.holds import calls_under_hold, number_records_under_hold
 from cm_pipelines.domain.keyed_hash import keyed_hash
@@ -719,7 +720,13 @@ def sync_policy_versions(
     run_id: str | None = None,
     config_sha256: str | None = None,
 ) -> list[PolicyVersion]:
-    """Record the versions the tenants file implies (first versions, changed days); audited."""
+    """Record the versions the tenants file implies (first versions, changed days); audited.
+
+    Two transactions syncing one tenant at once (a tenant's purge and the daily states) take
+    turns on a per-tenant advisory lock (PostgreSQL; SQLite has one writer), each reading the
+    versions only once it holds it, so neither records a version the other just did."""
+    for tenant_id in sorted({tenant.id for tenant in tenants}):
+        lock_partition(connection, tenant_id, scope="retention_policy")
     new = versions_to_record(tenants, load_policy_versions(connection), as_of)
     now = datetime.now(UTC)
     for version in new:

@@ -30,7 +30,9 @@ def verify_audit_log(*, use_anchors: bool = True) -> dict[str, object]:
     try:
         anchors = load_anchors(object_store) if use_anchors else []
     except AnchorUnreadable as exc:
-        raise click.ClickException(f"{exc}; restore it from the store's versions or backups")
+        raise click.ClickException(
+            f"{exc}; restore it from the store's versions or backups"
+        ) from None
     with warehouse.connect() as connection:
         verdict = verify_warehouse_chain(connection, anchors)
     return {**verdict.as_dict(), "anchors_known": len(anchors), "message": verdict.describe()}

@@ -333,6 +333,7 @@ def render_chart_png(overviews: Sequence[TenantOverview], as_of: date) -> bytes:
             tenants, heights, bottom=bottoms, label=state, color=colours[state], width=0.6
         )
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    retention_axes.margins(y=0.2)  # headroom for the legend
     retention_axes.set_title("Retention states (artefacts)")
     retention_axes.set_ylabel("artefacts")
     retention_axes.legend(loc="upper right", fontsize=8)

@@ -3,7 +3,6 @@
 Not blocking: the compliance overview downstream must still render and show the break.
 """
 
-
 import dagster as dg
 
 from cm_pipelines.assets.trust import verdict_metadata, verify_with_anchors

@@ -324,3 +324,85 @@ def materialization(result, asset_name: str) -> dict:
         if found is not None and found.asset_key.path[-1] == asset_name:
             return {key: value.value for key, value in found.metadata.items()}
     raise AssertionError(f"{asset_name} was not materialized")
+
+
+def engine_purge(
+    resources: dict,
+    tenant_id: str | None,
+    run_id: str,
+    *,
+    claims=None,
+    max_tenant_share: float = 1.0,
+) -> dict:
+    """Plan, guard, execute and prove through the engine, as the job's steps do, without a
+    Dagster run (threads of one process cannot run Dagster runs side by side). Returns the
+    plan id, item count and proof totals."""
+    from cm_pipelines import settings
+    from cm_pipelines.assets.retention_engine import (
+        PurgeSettings,
+        execute_plan,
+        guard_plan,
+        prepare_plan,
+        prove_plan,
+    )
+    from cm_pipelines.domain.retention import BreakerLimits
+
+    warehouse, store = resources["warehouse"], resources["object_store"]
+    key = settings.identifier_hash_key()
+    purge = PurgeSettings(
+        tenant_id=tenant_id, limits=BreakerLimits(max_tenant_share=max_tenant_share)
+    )
+    plan = prepare_plan(
+        warehouse,
+        store,
+        resources["platform_config"].tenants(),
+        purge,
+        run_id=run_id,
+        hash_key=key,
+        claims=claims,
+    )
+    guard = guard_plan(warehouse, plan.plan_id, hash_key=key, run_id=run_id, claims=claims)
+    assert guard.passed, guard
+    execute_plan(warehouse, store, plan.plan_id, run_id=run_id, hash_key=key, claims=claims)
+    proof = prove_plan(warehouse, store, plan.plan_id, run_id=run_id, claims=claims)
+    return {
+        "plan_id": plan.plan_id,
+        "items": plan.item_count,
+        "resumed": plan.resumed,
+        "status": proof.status,
+        "totals": proof.document["totals"],
+    }
+
+
+def end_state(resources: dict, calls: list[SeededCall]) -> dict:
+    """What a purge leaves, comparable between two warehouses seeded the same way: every row's
+    purged flag, the tombstones and which files are still in the store."""
+    from cm_pipelines.tables.retention import retention_tombstones
+
+    warehouse, store = resources["warehouse"], resources["object_store"]
+    state: dict = {}
+    with warehouse.connect() as connection:
+        for name, table, key in (
+            ("calls", call_tables.calls, ("tenant_id", "call_id")),
+            ("recordings", call_tables.recordings, ("tenant_id", "call_id")),
+            ("transcripts", call_tables.transcripts, ("tenant_id", "call_id")),
+            ("ai_outputs", call_tables.ai_outputs, ("tenant_id", "call_id", "kind")),
+            ("crm_links", call_tables.crm_links, ("tenant_id", "call_id", "crm_record_id")),
+        ):
+            rows = connection.execute(
+                sa.select(*[table.c[column] for column in key], table.c.deleted_at)
+            ).all()
+            state[name] = sorted((tuple(row[:-1]), row[-1] is not None) for row in rows)
+        tombstones = connection.execute(
+            sa.select(
+                retention_tombstones.c.tenant_id,
+                retention_tombstones.c.record_type,
+                retention_tombstones.c.artefact_id,
+                retention_tombstones.c.policy_version,
+            )
+        ).all()
+    state["tombstones"] = sorted(tuple(row) for row in tombstones)
+    paths = {path for call in calls for path in call.object_paths.values()}
+    paths |= {call.cdr_file for call in calls} | {call.crm_file for call in calls if call.crm_file}
+    state["objects_present"] = sorted(path for path in paths if store.exists(path))
+    return state

@@ -18,16 +18,27 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from cm_pipelines import landing, settings
+from cm_pipelines.assets.retention_engine import (
+    ClaimPolicy,
+    PurgeBusy,
+    PurgeRefused,
+    PurgeSettings,
+    execute_plan,
+    guard_plan,
+    prepare_plan,
+    prove_plan,
+)
 from cm_pipelines.assets.retention_holds import add_hold, release_hold
 from cm_pipelines.audit import read_chain
 from cm_pipelines.domain.audit_chain import verify_chain
-from cm_pipelines.domain.retention import artefacts_digest
+from cm_pipelines.domain.retention import BreakerLimits, artefacts_digest
 from cm_pipelines.resources import ObjectStoreResource, WarehouseResource, object_purge
 from cm_pipelines.tables import calls as call_tables
 from cm_pipelines.tables import dncr as dncr_tables
@@ -38,9 +49,13 @@ from cm_pipelines.tables.retention import (
     retention_tombstones,
 )
 from tests.assets.retention_helpers import (
+    CRM_HEADER,
     World,
+    cdr_line,
+    engine_purge,
     materialization,
     purge_config,
+    retention_defs,
     run_job,
     run_purge,
     today,
@@ -708,9 +723,330 @@ def test_hold_and_retention_commands(
     )
     assert purged.exit_code == 0, purged.output
     assert "purged 8 artefact(s)" in purged.output
+    from cm_pipelines.instance import get_instance
+
+    run_id = purged.output.split()[1].rstrip(":")
+    run = get_instance().get_run_by_id(run_id)
+    assert run is not None and run.tags["cm/exclusive_tenant"] == "beta-us"
     released = runner.invoke(cm, ["hold", "release", hold_id, "--reason", "closed"])
     assert released.exit_code == 0
     again = runner.invoke(cm, ["hold", "release", hold_id, "--reason", "closed"])
     assert again.exit_code != 0 and "already released" in again.output
     policies = runner.invoke(cm, ["retention", "policies", "--tenant", "acme-au"])
     assert "acme-au/recordings/v1" in policies.output
+
+
+# --- landing files and quarantined lines -----------------------------------------------------
+
+
+def ingest(resources: dict, day: str) -> dict:
+    """The CDR and CRM ingestion assets of one day (their checks are tested elsewhere)."""
+    from cm_pipelines.assets import calls as call_assets
+
+    result = dg.materialize(
+        [call_assets.call_records, call_assets.crm_links],
+        resources=resources,
+        partition_key=day,
+        raise_on_error=False,
+    )
+    assert result.success
+    return {name: materialization(result, name) for name in ("call_records", "crm_links")}
+
+
+def rows_of(warehouse, table, tenant_id: str, day) -> list[dict]:
+    with warehouse.connect() as connection:
+        return [
+            dict(row)
+            for row in connection.execute(
+                sa.select(table)
+                .where(table.c.tenant_id == tenant_id, table.c.partition_date == day)
+                .order_by(*table.primary_key.columns)
+            ).mappings()
+        ]
+
+
+def test_landing_files_and_quarantined_lines_go_with_their_rows_and_reingesting_is_a_no_op(
+    resources, tenants_path
+):
+    resources["platform_config"] = write_tenants(tenants_path, call_logs=60)
+    warehouse, store = resources["warehouse"], resources["object_store"]
+    old = today() - timedelta(days=100)
+    day = old.isoformat()
+    started = datetime.combine(old, datetime.min.time()) + timedelta(hours=9)
+    acme_cdr, acme_crm = landing.cdr_file("acme-au", day), landing.crm_links_file("acme-au", day)
+    beta_cdr = landing.cdr_file("beta-us", day)
+    store.write_bytes(
+        acme_cdr,
+        "\n".join(
+            [
+                cdr_line("acme-au", "1750000000.1", "+61491570101", "+61299990000", started),
+                cdr_line("acme-au", "1750000000.2", "+61491570102", "+61299990000", started),
+                '"acme-au","+61491570103","only","five","fields"',  # quarantined, raw kept
+            ]
+        ).encode()
+        + b"\n",
+    )
+    store.write_bytes(
+        acme_crm,
+        f"{CRM_HEADER}\n1750000000.1,hubspot,contact/1,+61491570101,jo@example.com\n"
+        "1750000000.2,hubspot,contact/2,not-a-number,\n".encode(),
+    )
+    store.write_bytes(
+        beta_cdr,
+        (cdr_line("beta-us", "1750000000.9", "+12125550147", "1001", started) + "\n").encode(),
+    )
+    ingest(resources, day)
+    quarantine_t = call_tables.quarantine
+    with warehouse.connect() as connection:
+        raw = connection.execute(
+            sa.select(quarantine_t.c.asset, quarantine_t.c.raw_record).where(
+                quarantine_t.c.tenant_id == "acme-au"
+            )
+        ).all()
+    assert sorted(asset for asset, record in raw if record) == ["call_records", "crm_links"]
+
+    result = run_purge(resources, purge_config(**NO_BREAKER))
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    # Every row of the acme files is purged, so the files went too; beta's calls are kept.
+    assert not store.exists(acme_cdr) and not store.exists(acme_crm)
+    assert store.exists(beta_cdr)
+    with warehouse.connect() as connection:
+        lines = connection.execute(
+            sa.select(quarantine_t.c.raw_record, quarantine_t.c.purged_at).where(
+                quarantine_t.c.tenant_id == "acme-au"
+            )
+        ).all()
+    assert len(lines) == 2 and all(r is None and at is not None for r, at in lines)
+    tombstones = rows(warehouse, retention_tombstones).set_index(["record_type", "artefact_id"])
+    assert tombstones.loc[("cdr_files", acme_cdr), "policy_version"] == "acme-au/call_logs/v1"
+    # the CRM file went when its last line did: the quarantined one (call_logs, 60 days)
+    assert tombstones.loc[("crm_link_files", acme_crm), "policy_version"] == "acme-au/call_logs/v1"
+    assert (tombstones.reset_index()["record_type"] == "quarantine_records").sum() == 2
+    items = rows(warehouse, purge_plan_items)
+    order = items.sort_values("item_no")["record_type"].tolist()
+    assert order.index("cdr_files") > max(i for i, t in enumerate(order) if t == "call_logs")
+    proof_path = materialization(result, "retention_proof_of_deletion")["proof_path"]
+    proof = json.loads(store.read_bytes(proof_path))
+    assert proof["by_tenant"]["acme-au"]["cdr_files"] == {"purged": 1, "objects_deleted": 1}
+    assert proof["by_tenant"]["acme-au"]["crm_link_files"] == {"purged": 1, "objects_deleted": 1}
+    assert proof["by_tenant"]["acme-au"]["quarantine_records"] == {"purged": 2}
+    assert "+6149157" not in json.dumps(proof) and "Master.csv" not in json.dumps(proof)
+
+    # Re-ingesting the day changes nothing: the acme files are gone, their rows stay purged.
+    calls_before = rows_of(warehouse, call_tables.calls, "acme-au", old)
+    links_before = rows_of(warehouse, call_tables.crm_links, "acme-au", old)
+    assert len(calls_before) == 2 and all(c["deleted_at"] is not None for c in calls_before)
+    again = ingest(resources, day)
+    assert again["call_records"]["files_read"] == 1  # beta's
+    assert again["crm_links"]["files_read"] == 0
+    assert rows_of(warehouse, call_tables.calls, "acme-au", old) == calls_before
+    assert rows_of(warehouse, call_tables.crm_links, "acme-au", old) == links_before
+    with warehouse.connect() as connection:
+        kept_raw = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(quarantine_t)
+            .where(quarantine_t.c.tenant_id == "acme-au", quarantine_t.c.raw_record.is_not(None))
+        ).scalar_one()
+    assert kept_raw == 0
+    # The next purge finds nothing more to take.
+    assert (
+        materialization(run_purge(resources, purge_config(**NO_BREAKER)), "retention_purge_plan")[
+            "items"
+        ]
+        == 0
+    )
+
+
+def test_a_missing_landing_file_never_wipes_live_rows(resources):
+    fresh = today() - timedelta(days=5)
+    day = fresh.isoformat()
+    started = datetime.combine(fresh, datetime.min.time()) + timedelta(hours=9)
+    store, warehouse = resources["object_store"], resources["warehouse"]
+    path = landing.cdr_file("acme-au", day)
+    store.write_bytes(
+        path, (cdr_line("acme-au", "1760000000.1", "+61491570111", "1001", started) + "\n").encode()
+    )
+    store.write_bytes(
+        landing.crm_links_file("acme-au", day),
+        f"{CRM_HEADER}\n1760000000.1,hubspot,contact/7,,jo@example.com\n".encode(),
+    )
+    ingest(resources, day)
+    store.delete([path, landing.crm_links_file("acme-au", day)])  # gone, not by retention
+    ingest(resources, day)
+    calls = rows_of(warehouse, call_tables.calls, "acme-au", fresh)
+    links = rows_of(warehouse, call_tables.crm_links, "acme-au", fresh)
+    assert [c["call_id"] for c in calls] == ["1760000000.1"] and calls[0]["deleted_at"] is None
+    assert len(links) == 1 and links[0]["deleted_at"] is None
+
+
+def test_a_day_file_whose_calls_were_all_erased_goes_while_its_rows_stay(resources, world):
+    from cm_pipelines.dsar.fulfilment import blank_lines
+
+    bare = {"recording": False, "transcript": False, "ai_kinds": ()}
+    alone = world.add_call("acme-au", 100, **bare)
+    shared = world.add_call("acme-au", 101, **bare)
+    partner = world.add_call("acme-au", 101, **bare)
+    store, warehouse = resources["object_store"], resources["warehouse"]
+    # A DSAR erased two calls: rows pseudonymised and kept, their landing lines blanked.
+    for call in (alone, shared):
+        with warehouse.begin() as connection:
+            connection.execute(
+                sa.update(call_tables.calls)
+                .where(call_tables.calls.c.call_id == call.call_id)
+                .values(erased_at=datetime.now(UTC), src_e164=None, caller_name=None)
+            )
+        blanked, count = blank_lines(
+            store.read_bytes(call.cdr_file), [call.cdr_line], multiline_csv=False
+        )
+        assert count == 1
+        store.write_bytes(call.cdr_file, blanked)
+    result = run_purge(resources, purge_config(**NO_BREAKER))
+    assert result.success
+    assert not store.exists(alone.cdr_file)  # nothing of anyone left in it
+    assert store.exists(partner.cdr_file)  # still holds the partner's live call
+    tombstones = rows(warehouse, retention_tombstones)
+    assert tombstones[["record_type", "artefact_id", "policy_version"]].values.tolist() == [
+        ["cdr_files", alone.cdr_file, "acme-au/call_logs/v1"]
+    ]
+    calls = rows(warehouse, call_tables.calls).set_index("call_id")
+    assert calls["deleted_at"].isna().all()  # the rows follow their own policy (730 days)
+
+
+# --- scopes and concurrent runs (engine level; PostgreSQL: tests/integration) ----------------
+
+
+def _plan(resources, tenant_id, run_id, claims=None):
+    return prepare_plan(
+        resources["warehouse"],
+        resources["object_store"],
+        resources["platform_config"].tenants(),
+        PurgeSettings(tenant_id=tenant_id, limits=BreakerLimits(max_tenant_share=1.0)),
+        run_id=run_id,
+        hash_key=hash_key(),
+        claims=claims,
+    )
+
+
+def test_overlapping_purges_refuse_while_one_holds_its_plan_and_other_tenants_go_ahead(
+    resources, world
+):
+    seeded = seed_mixed(world)
+    warehouse, store = resources["warehouse"], resources["object_store"]
+    first = _plan(resources, "acme-au", "run-a")
+    with pytest.raises(PurgeBusy, match="run-a"):
+        _plan(resources, "acme-au", "run-b")
+    with pytest.raises(PurgeBusy, match="run-a"):
+        _plan(resources, None, "run-all")  # every tenant overlaps acme-au
+    beta = engine_purge(resources, "beta-us", "run-c")  # another tenant goes side by side
+    assert beta["status"] == "completed" and beta["items"] == 2 * 4
+    assert guard_plan(warehouse, first.plan_id, hash_key=hash_key(), run_id="run-a").passed
+    with pytest.raises(PurgeBusy, match="run-a"):
+        execute_plan(warehouse, store, first.plan_id, run_id="run-b", hash_key=hash_key())
+    execute_plan(warehouse, store, first.plan_id, run_id="run-a", hash_key=hash_key())
+    assert prove_plan(warehouse, store, first.plan_id, run_id="run-a").status == "completed"
+    # The same tenant again, now that run-a is done: nothing is left to take.
+    assert engine_purge(resources, "acme-au", "run-b")["items"] == 0
+    plans = rows(warehouse, purge_plans)
+    assert set(plans["status"]) == {"completed"} and plans["claimed_by_run"].isna().all()
+    assert len(plans) == 3  # the refused attempts stored nothing
+    for call in seeded["old"] + seeded["other"]:
+        assert not store_has(resources, call)
+    assert_nothing_orphaned(warehouse, store)
+
+
+def test_a_started_tenant_plan_blocks_an_all_tenants_purge_until_it_is_finished(
+    resources, world, monkeypatch
+):
+    seed_mixed(world)
+    real = object_purge.purge_objects
+    monkeypatch.setattr(object_purge, "purge_objects", _dying("before_deleting", at_call=1))
+    with pytest.raises(Killed):
+        engine_purge(resources, "acme-au", "run-a")
+    monkeypatch.setattr(object_purge, "purge_objects", real)
+    killed = rows(resources["warehouse"], purge_plans).iloc[0]
+    assert killed["status"] == "executing" and pd.isna(killed["claimed_by_run"])
+    with pytest.raises(PurgeRefused, match="cm retention purge --tenant acme-au") as refused:
+        _plan(resources, None, "run-all")
+    assert not isinstance(refused.value, PurgeBusy)
+    assert engine_purge(resources, "beta-us", "run-b")["status"] == "completed"
+    resumed = engine_purge(resources, "acme-au", "run-c")
+    assert resumed["resumed"] and resumed["plan_id"] == killed["plan_id"]
+    assert engine_purge(resources, None, "run-all")["items"] == 0
+    assert "executing" not in set(rows(resources["warehouse"], purge_plans)["status"])
+
+
+def test_a_claim_lapses_with_its_run_and_a_run_that_lost_it_stops_before_its_next_batch(
+    resources, world, monkeypatch
+):
+    seed_mixed(world)
+    warehouse, store = resources["warehouse"], resources["object_store"]
+    key = hash_key()
+    first = _plan(resources, "acme-au", "run-a")  # then run-a dies without a word
+    with pytest.raises(PurgeBusy):
+        _plan(resources, "acme-au", "run-b")
+    # The instance knows run-a has finished: its claim lapses at once.
+    taken = _plan(
+        resources, "acme-au", "run-b", ClaimPolicy(holder_finished={"run-a"}.__contains__)
+    )
+    assert taken.resumed and taken.plan_id == first.plan_id
+    with pytest.raises(PurgeBusy, match="run-b"):
+        guard_plan(warehouse, first.plan_id, hash_key=key, run_id="run-a")
+    assert guard_plan(warehouse, first.plan_id, hash_key=key, run_id="run-b").passed
+
+    # run-b stalls in its first batch long enough for its claim to lapse; run-c takes over.
+    real = object_purge.purge_objects
+    stalled = {"count": 0}
+
+    def stalling(store_, paths, **kwargs):
+        stalled["count"] += 1
+        if stalled["count"] == 1:
+            lapsed = ClaimPolicy(ttl=timedelta(0))
+            guard_plan(warehouse, first.plan_id, hash_key=key, run_id="run-c", claims=lapsed)
+        return real(store_, paths, **kwargs)
+
+    monkeypatch.setattr(object_purge, "purge_objects", stalling)
+    with pytest.raises(PurgeBusy, match="no longer holds"):
+        execute_plan(warehouse, store, first.plan_id, run_id="run-b", hash_key=key)
+    monkeypatch.setattr(object_purge, "purge_objects", real)
+    items = rows(warehouse, purge_plan_items)
+    assert set(items.loc[items["status"] == "purged", "done_run_id"]) == {"run-b"}
+    assert (items["status"] == "pending").any()  # run-b stopped after its one batch
+    assert rows(warehouse, purge_plans).iloc[0]["claimed_by_run"] == "run-c"
+    execute_plan(warehouse, store, first.plan_id, run_id="run-c", hash_key=key)
+    assert prove_plan(warehouse, store, first.plan_id, run_id="run-c").status == "completed"
+    tombstones = rows(warehouse, retention_tombstones)
+    assert not tombstones.duplicated(["tenant_id", "record_type", "artefact_id"]).any()
+    assert set(rows(warehouse, purge_plan_items)["status"]) == {"purged"}
+    assert_nothing_orphaned(warehouse, store)
+
+
+def test_the_nightly_schedule_requests_one_exclusive_run_per_tenant(resources):
+    from cm_pipelines.launch import EXCLUSIVE_TENANT_TAG
+    from cm_pipelines.schedules import retention_purge_schedule
+
+    scheduled = datetime(2026, 11, 28, 2, 30, tzinfo=UTC)
+    job = retention_defs(resources).resolve_job_def("retention_purge_job")
+    with dg.instance_for_test() as instance:
+
+        def evaluate() -> list:
+            context = dg.build_schedule_context(
+                instance=instance,
+                scheduled_execution_time=scheduled,
+                resources={"platform_config": resources["platform_config"]},
+            )
+            data = retention_purge_schedule.evaluate_tick(context)
+            return list(data.run_requests or [])
+
+        requests = evaluate()
+        assert [r.tags[EXCLUSIVE_TENANT_TAG] for r in requests] == ["acme-au", "beta-us"]
+        assert [r.run_key for r in requests] == ["acme-au:2026-11-28", "beta-us:2026-11-28"]
+        assert requests[0].run_config == purge_config(tenant="acme-au")
+        # a tenant whose purge is still running is skipped; an all-tenants run skips everyone
+        instance.create_run_for_job(
+            job, tags={EXCLUSIVE_TENANT_TAG: "acme-au"}, status=dg.DagsterRunStatus.STARTED
+        )
+        assert [r.tags[EXCLUSIVE_TENANT_TAG] for r in evaluate()] == ["beta-us"]
+        instance.create_run_for_job(
+            job, tags={EXCLUSIVE_TENANT_TAG: "*"}, status=dg.DagsterRunStatus.STARTING
+        )
+        assert evaluate() == []

@@ -10,8 +10,8 @@ from cm_pipelines.audit import append_audit
 
 
 def unlocked_writer(url: str, number: int, count: int) -> int:
-    """Append ``count`` entries on a plain engine, without the platform's lock or immediate
-    transactions: collisions must fail (and are retried), never fork. Returns refused attempts."""
+    """Append ``count`` entries on a plain engine (SQLite: deferred transactions, no immediate
+    write lock): collisions must fail and be retried, never fork. Returns refused attempts."""
     engine = sa.create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
     refused = 0
     written = 0

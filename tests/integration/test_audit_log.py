@@ -3,7 +3,8 @@
 The database refuses updates, deletes and inserts that do not extend the chain head; an attacker
 with DBA rights who drops those guards is still caught by the hash chain (and, for the newest
 rows, by the anchors kept in the object store). Concurrent writers — threads through the
-platform's engine, and processes that bypass its lock — never fork the chain.
+platform's engine, and separate processes on plain engines (on SQLite without the immediate
+write transaction that serialises the platform's writers) — never fork the chain.
 """
 
 from __future__ import annotations
@@ -307,7 +308,7 @@ def test_concurrent_threads_never_fork_the_chain(warehouse: WarehouseResource) -
     }
 
 
-def test_processes_that_bypass_the_lock_still_cannot_fork_the_chain(
+def test_writer_processes_on_plain_engines_never_fork_the_chain(
     warehouse: WarehouseResource,
 ) -> None:
     processes, per_process = 3, 10

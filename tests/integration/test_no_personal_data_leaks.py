@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
@@ -199,7 +198,11 @@ def test_a_full_demo_leaves_no_identifier_or_secret_where_dagster_records(
     for name, value in production_shaped_platform.items():
         needles[value] = name
     for key in export_keys:
-        for form in (key.hex(), base64.b64encode(key).decode(), base64.urlsafe_b64encode(key).decode()):
+        for form in (
+            key.hex(),
+            base64.b64encode(key).decode(),
+            base64.urlsafe_b64encode(key).decode(),
+        ):
             needles[form.rstrip("=")] = "export_key"
     scanner = LeakScanner(needles)
 

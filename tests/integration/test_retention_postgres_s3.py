@@ -104,9 +104,15 @@ def test_purge_on_postgresql_and_a_versioned_bucket_leaves_no_version(
     proof_meta = materialization(result, "retention_proof_of_deletion")
     proof = json.loads(s3_versioned_store.read_bytes(proof_meta["proof_path"]))
     tombstones = table_rows(postgres_warehouse, retention_tombstones)
-    assert proof["totals"]["purged"] == len(tombstones) == 3 * 5 + 1 * 4
-    assert proof["totals"]["objects_verified_absent"] == 4 * 4
+    # + the old day's CRM links file: every link in it was purged, so it went too, every version
+    crm_file = seeded["old"][0].crm_file
+    assert crm_file is not None and versions_of(client, s3_versioned_store, crm_file) == []
+    assert proof["totals"]["purged"] == len(tombstones) == 3 * 5 + 1 * 4 + 1
+    assert proof["totals"]["objects_verified_absent"] == 4 * 4 + 1
     assert proof["totals"]["objects_still_present"] == 0
+    assert proof["by_tenant"]["acme-au"]["crm_link_files"] == {"purged": 1, "objects_deleted": 1}
+    # the CDR day files stay: their calls are kept 730 days
+    assert all(s3_versioned_store.exists(call.cdr_file) for call in seeded["old"])
 
     # Re-running finds nothing due and deletes nothing.
     again = run_purge(resources, purge_config(**NO_BREAKER))

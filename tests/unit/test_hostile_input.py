@@ -40,6 +40,8 @@ HOSTILE: dict[str, str] = {
     "oversized": "A" * 100_000,
     "unicode_override": "safe\u202etxt.exe",
 }
+CLI_HOSTILE = ("sql", "traversal", "control", "nul", "oversized")
+"""One value per kind at the CLI doors (some commands launch a run per accepted value)."""
 RAW_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202e]")
 C0_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """What readers refuse in ids and labels; other Unicode is stored inertly."""
@@ -165,7 +167,7 @@ def test_crm_link_fields_carrying_hostile_values(column: str) -> None:
 
 
 def test_a_crm_file_that_is_not_utf8_or_has_no_header_is_refused_whole() -> None:
-    for data in (b"\xff\xfe\x00garbage", b"", "x'); DROP TABLE crm_links; --\n".encode()):
+    for data in (b"\xff\xfe\x00garbage", b"", b"x'); DROP TABLE crm_links; --\n"):
         with pytest.raises(CrmLinksFormatError) as caught:
             parse_crm_links(data, "landing/crm/acme-au/x.csv", "AU")
         assert "DROP" not in str(caught.value)
@@ -191,9 +193,7 @@ def _transcript_variants() -> Iterator[tuple[str, bytes]]:
         yield f"segment_{name}", _whisper(segments=[{"start": 0, "end": 1, "text": value}])
         yield (
             f"aws_{name}",
-            json.dumps(
-                {"results": {"transcripts": [{"transcript": value}], "items": []}}
-            ).encode(),
+            json.dumps({"results": {"transcripts": [{"transcript": value}], "items": []}}).encode(),
         )
     yield "deeply_nested", b"[" * 200_000 + b"]" * 200_000
     yield "nested_object", b'{"text": ' + b'{"a": ' * 100_000 + b"1" + b"}" * 100_001
@@ -297,8 +297,16 @@ SKIPPED_COMMANDS = {("ui",), ("demo",), ("init",), ("generate",)}
 """ui starts a server, demo/init/generate take no free text (and are covered elsewhere)."""
 
 BASELINES: dict[tuple[str, ...], list[str]] = {
-    ("dsar", "submit"): ["--tenant", "acme-au", "--type", "access", "--phone", "0491570156",
-                         "--jurisdiction", "au"],  # fmt: skip
+    ("dsar", "submit"): [
+        "--tenant",
+        "acme-au",
+        "--type",
+        "access",
+        "--phone",
+        "0491570156",
+        "--jurisdiction",
+        "au",
+    ],  # fmt: skip
     ("hold", "add"): ["--tenant", "acme-au", "--call", "1763630102.421", "--reason", "matter 12"],
 }
 """Valid arguments for commands whose interesting checks run only after others pass."""
@@ -380,7 +388,9 @@ def _table_names(warehouse) -> set[str]:
         return set(sa.inspect(connection).get_table_names())
 
 
-@pytest.mark.parametrize("path,command", _cm_commands(), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+@pytest.mark.parametrize(
+    "path,command", _cm_commands(), ids=lambda v: " ".join(v) if isinstance(v, tuple) else ""
+)
 def test_every_cm_command_refuses_or_stores_hostile_text_inertly(
     path: tuple[str, ...], command: click.Command, project, tmp_path: Path
 ) -> None:
@@ -391,7 +401,8 @@ def test_every_cm_command_refuses_or_stores_hostile_text_inertly(
     runner = CliRunner()
     problems: list[str] = []
     for param in _text_params(command):
-        for name, value in HOSTILE.items():
+        for name in CLI_HOSTILE:
+            value = HOSTILE[name]
             arguments = _invocation(path, command, param, value)
             result = runner.invoke(cm, arguments)
             where = f"cm {' '.join(path)} {param.name}={name}"
