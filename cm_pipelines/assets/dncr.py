@@ -451,7 +451,7 @@ def _record_candidate(
 ) -> dict[str, Any]:
     """Write the candidate's Parquet and its registry_versions row; returns what was recorded."""
     registry = candidate.registry
-    payload = (
+    payload: tuple[Any, ...] = (
         (candidate.registered, candidate.wash_days) if candidate.registered is not None else ()
     )
     sources = ",".join(sorted(str(item["sha256"]) for item in candidate.source_files))

@@ -114,7 +114,7 @@ def replace_live_partition(
     tenant_list = sorted(set(tenant_ids))
     if not tenant_list:
         return 0
-    live = table.c.deleted_at.is_(None)
+    live: sa.ColumnElement[bool] = table.c.deleted_at.is_(None)
     if "erased_at" in table.c:
         live = sa.and_(live, table.c.erased_at.is_(None))
     scope = sa.and_(table.c.partition_date == partition_date, table.c.tenant_id.in_(tenant_list))
