@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import warnings
 
 import click
+import dagster as dg
 
 from cm_pipelines import commands
 from cm_pipelines.cli_errors import RedactingGroup
@@ -14,6 +16,10 @@ from cm_pipelines.cli_errors import RedactingGroup
 @click.group(cls=RedactingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cm() -> None:
     """Call Manager compliance data platform."""
+
+
+# Operators see the platform's messages, not Dagster's notes on its own beta parameters.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 
 def _register_command_modules() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,24 @@ def prepare_dagster_home() -> Path:
     return home
 
 
+_CONSOLE_LEVEL = ["WARNING"]
+
+
+def _console_level() -> str:
+    return _CONSOLE_LEVEL[-1]
+
+
+@contextmanager
+def console_log_level(level: str) -> Iterator[None]:
+    """Runs started inside this block print only ``level`` and above to the terminal; the
+    instance (and so the UI) still records every event."""
+    _CONSOLE_LEVEL.append(level)
+    try:
+        yield
+    finally:
+        _CONSOLE_LEVEL.pop()
+
+
 def get_instance() -> dg.DagsterInstance:
     prepare_dagster_home()
     return dg.DagsterInstance.get()
@@ -54,7 +73,7 @@ def run_job(
     job = defs.resolve_job_def(job_name)
     config = dict(run_config or {})
     # The run's events all go to the instance (the UI); the terminal only hears warnings.
-    config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
+    config.setdefault("loggers", {"console": {"config": {"log_level": _console_level()}}})
     return job.execute_in_process(
         instance=instance or get_instance(),
         partition_key=partition_key,

@@ -16,8 +16,11 @@ import sqlalchemy as sa
 
 from cm_pipelines import landing
 from cm_pipelines.assets.ingestion_support import (
+    RELANDED_DETAIL,
+    RELANDED_REASON,
     QuarantineEntry,
     partition_day,
+    purged_keys,
     replace_live_partition,
     replace_quarantine,
     sha256_hex,
@@ -35,6 +38,7 @@ from cm_pipelines.resources.warehouse import WarehouseResource
 from cm_pipelines.tables import calls as tables
 
 CALLS_GROUP = "calls"
+CALL_KEY = ["tenant_id", "call_id"]
 ID_CHUNK = 5_000
 
 
@@ -141,6 +145,28 @@ def call_records(
                         )
                         for row in group.loc[clash].itertuples()
                     )
+            purged = purged_keys(connection, tables.calls, day, tenants.keys(), CALL_KEY)
+            if purged:
+                relanded = pd.Series(
+                    [
+                        key in purged
+                        for key in zip(parsed["tenant_id"], parsed["call_id"], strict=True)
+                    ],
+                    index=parsed.index,
+                )
+                relanded &= keep
+                keep &= ~relanded
+                quarantined.extend(
+                    QuarantineEntry(
+                        str(row.source_file),
+                        int(row.source_line),
+                        RELANDED_REASON,
+                        RELANDED_DETAIL,
+                        None,
+                        str(row.tenant_id),
+                    )
+                    for row in parsed.loc[relanded].itertuples()
+                )
             parsed = parsed.loc[keep].copy()
             parsed["partition_date"] = day
             parsed["ingested_run_id"] = context.run.run_id
@@ -215,6 +241,7 @@ def _catalogue_day(
         live_calls = {
             tenant_id: _live_call_ids(connection, tenant_id, day) for tenant_id in tenants
         }
+        purged = purged_keys(connection, table, day, tenants.keys(), key_columns)
     for tenant_id, tenant in sorted(tenants.items()):
         prefix = f"{landing.day_prefixes(landing_kind)}/{tenant_id}/{day_key}"
         for item in object_store.list_files(prefix):
@@ -247,6 +274,13 @@ def _catalogue_day(
                 object_path=item.path,
                 sha256=sha256_hex(data),
             )
+            if tuple(str(row[name]) for name in key_columns) in purged:
+                quarantined.append(
+                    QuarantineEntry(
+                        item.path, None, RELANDED_REASON, RELANDED_DETAIL, None, tenant_id
+                    )
+                )
+                continue
             kinds[str(row.get("kind") or row.get("format") or landing_kind)] += 1
             rows.append(row)
     frame = pd.DataFrame(rows)

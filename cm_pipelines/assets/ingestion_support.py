@@ -129,3 +129,33 @@ def replace_live_partition(
         frame_keys = pd.MultiIndex.from_frame(frame.loc[:, list(key_columns)].astype(str))
         frame = frame.loc[~frame_keys.isin(kept_keys.map(lambda key: tuple(str(v) for v in key)))]
     return bulk_insert(connection, table, frame)
+
+
+RELANDED_REASON = "relanded_after_purge"
+RELANDED_DETAIL = "its record was purged or erased; the kept record is left as it is"
+
+
+def purged_keys(
+    connection: sa.Connection,
+    table: sa.Table,
+    partition_date: date,
+    tenant_ids: Iterable[str],
+    key_columns: Sequence[str],
+) -> set[tuple[str, ...]]:
+    """Keys of a partition's rows that retention purged or a DSAR erased.
+
+    A landing file delivered again for such a key is quarantined (without its raw content, which
+    was deleted on purpose) instead of being dropped silently or resurrected.
+    """
+    tenant_list = sorted(set(tenant_ids))
+    if not tenant_list:
+        return set()
+    gone: sa.ColumnElement[bool] = table.c.deleted_at.is_not(None)
+    if "erased_at" in table.c:
+        gone = sa.or_(gone, table.c.erased_at.is_not(None))
+    rows = connection.execute(
+        sa.select(*[table.c[name] for name in key_columns]).where(
+            table.c.partition_date == partition_date, table.c.tenant_id.in_(tenant_list), gone
+        )
+    )
+    return {tuple(str(value) for value in row) for row in rows}

@@ -293,6 +293,12 @@ def retention_purge(
 
 def _run_summary(result: Any) -> list[str]:
     lines = [f"run {result.run_id}: {'success' if result.success else 'FAILED'}"]
+    for event in result.all_events:
+        if event.is_step_failure and event.step_key == "retention_purge_plan":
+            error = event.step_failure_data.error
+            if error is not None and error.message:
+                # the engine's refusals name plans, runs and commands, never personal data
+                lines.append(f"plan step refused: {error.message.strip().splitlines()[-1]}")
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.check_name != "retention_purge_guard":
             continue

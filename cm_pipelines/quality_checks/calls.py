@@ -12,6 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cm_pipelines import landing
+from cm_pipelines.domain.keyed_hash import is_keyed_hash
 from cm_pipelines.domain.phone_numbers import is_valid_for_region, region_of
 from cm_pipelines.partitions import call_day_partitions
 from cm_pipelines.quality_checks.gx_runner import (
@@ -85,7 +86,9 @@ def external_numbers(frame: pd.DataFrame) -> pd.DataFrame:
     for side in ("src", "dst"):
         if frame.empty:
             continue
-        subset = frame.loc[frame[f"{side}_kind"] == "e164", [f"{side}_e164"]]
+        # an erased subject's number is a keyed hash by design (DSAR erasure), not bad data
+        is_number = (frame[f"{side}_kind"] == "e164") & ~frame[f"{side}_e164"].map(is_keyed_hash)
+        subset = frame.loc[is_number, [f"{side}_e164"]]
         parts.append(subset.rename(columns={f"{side}_e164": "e164"}))
     numbers = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"e164": []})
     distinct = numbers["e164"].dropna().unique()

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from cm_pipelines.domain.keyed_hash import keyed_hash
 from cm_pipelines.domain.wav import make_wav
 
 from cm_pipelines import landing
@@ -419,3 +420,44 @@ def test_an_unreadable_crm_file_is_quarantined_whole_and_the_day_still_lands(
     assert _rows(warehouse, tables.crm_links) == []
     crm_quarantine = [q for q in _rows(warehouse, tables.quarantine) if q["asset"] == "crm_links"]
     assert len(crm_quarantine) == 1 and crm_quarantine[0]["source_line"] is None
+
+
+def test_an_erased_subjects_keyed_hash_is_not_a_bad_number(local_resources) -> None:
+    """DSAR erasure replaces a number by its keyed hash; the E.164 check must accept that."""
+    _land_day(local_resources["object_store"])
+    assert ingest_day(local_resources, DAY).success
+    _corrupt(
+        local_resources["warehouse"],
+        src_e164=keyed_hash("+61491570156", b"k" * 32),
+        erased_at=datetime.now(UTC),
+    )
+    assert check_day(local_resources, DAY)["call_records_external_numbers_e164"].passed
+    assert ingest_day(local_resources, DAY).success
+
+
+def test_a_relanded_file_of_a_purged_record_is_quarantined_without_its_content(
+    local_resources,
+) -> None:
+    store, warehouse = local_resources["object_store"], local_resources["warehouse"]
+    _land_day(store)
+    assert ingest_day(local_resources, DAY).success
+    with warehouse.begin() as connection:
+        connection.execute(
+            sa.update(tables.recordings).values(deleted_at=datetime.now(UTC), sha256="0" * 64)
+        )
+        connection.execute(
+            sa.update(tables.calls)
+            .where(tables.calls.c.call_id == "1763633465.440")
+            .values(deleted_at=datetime.now(UTC), caller_name=None)
+        )
+    result = ingest_day(local_resources, DAY)
+    assert result.success  # the linkage check accounts for the re-landed WAV
+    relanded = [
+        q for q in _rows(warehouse, tables.quarantine) if q["reason_code"] == "relanded_after_purge"
+    ]
+    assert {(q["asset"], q["source_line"]) for q in relanded} == {
+        ("recordings", None),
+        ("call_records", 3),
+    }
+    assert all(q["raw_record"] is None for q in relanded)
+    assert _rows(warehouse, tables.recordings)[0]["sha256"] == "0" * 64
