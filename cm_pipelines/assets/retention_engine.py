@@ -13,8 +13,10 @@
   carries an operator override, which is audited when it is used.
 * **execute** takes one batch at a time: mark it ``deleting``, delete its objects and confirm
   each is gone (``resources.object_purge``), then in one transaction mark the rows purged
-  (``deleted_at`` set, personal columns wiped), write tombstones and record each item's
-  outcome. An object that refuses deletion keeps its row live and is reported.
+  (``deleted_at`` set, personal columns wiped; a quarantined line's raw record wiped and
+  ``purged_at`` set; a landing file has no row, its tombstone is its mark), write tombstones
+  and record each item's outcome. An object that refuses deletion keeps its row live and is
+  reported.
 * **prove** verifies the deleted objects are absent, writes the proof-of-deletion manifest
   under ``audit/retention/proofs/`` and appends an audit entry.
 
@@ -39,8 +41,8 @@ apart in two layers:
   taken stops before its next batch. A claim lapses ``CLAIM_TTL`` after its last heartbeat (a
   run killed outright), or at once when the Dagster instance says its run has finished.
 
-An unfinished plan that already deleted something (approved, executing) of an overlapping but
-different scope is never superseded: the run refuses and names the command that finishes it.
+An unfinished plan past its guard (approved, executing) of an overlapping but different scope is
+never superseded: the run refuses and names the command that finishes it.
 
 Landing files (a CDR day file, a CRM links file) are planned with the rows read from them and
 purged after them; right before deleting one the batch checks again that no row (or

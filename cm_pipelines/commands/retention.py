@@ -298,7 +298,11 @@ def _run_summary(result: Any) -> list[str]:
             error = event.step_failure_data.error
             if error is not None and error.message:
                 # the engine's refusals name plans, runs and commands, never personal data
-                lines.append(f"plan step refused: {error.message.strip().splitlines()[-1]}")
+                text = error.message.strip().splitlines()[-1]
+                kind, separator, reason = text.partition(": ")
+                lines.append(
+                    f"plan step refused: {reason if separator and ' ' not in kind else text}"
+                )
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.check_name != "retention_purge_guard":
             continue

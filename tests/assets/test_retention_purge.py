@@ -39,6 +39,7 @@ from cm_pipelines.assets.retention_holds import add_hold, release_hold
 from cm_pipelines.audit import read_chain
 from cm_pipelines.domain.audit_chain import verify_chain
 from cm_pipelines.domain.retention import BreakerLimits, artefacts_digest
+from cm_pipelines.instance import get_instance
 from cm_pipelines.resources import ObjectStoreResource, WarehouseResource, object_purge
 from cm_pipelines.tables import calls as call_tables
 from cm_pipelines.tables import dncr as dncr_tables
@@ -723,8 +724,6 @@ def test_hold_and_retention_commands(
     )
     assert purged.exit_code == 0, purged.output
     assert "purged 8 artefact(s)" in purged.output
-    from cm_pipelines.instance import get_instance
-
     run_id = purged.output.split()[1].rstrip(":")
     run = get_instance().get_run_by_id(run_id)
     assert run is not None and run.tags["cm/exclusive_tenant"] == "beta-us"
@@ -732,7 +731,8 @@ def test_hold_and_retention_commands(
     _plan(resources, "acme-au", "run-elsewhere")
     busy = runner.invoke(cm, ["retention", "purge", "--tenant", "acme-au", "--actor", "ops"])
     assert busy.exit_code != 0
-    assert False, busy.output  # TEMP
+    assert "plan step refused: purge plan purge-" in busy.output, busy.output
+    assert "is being worked on by run run-elsewhere" in busy.output
     released = runner.invoke(cm, ["hold", "release", hold_id, "--reason", "closed"])
     assert released.exit_code == 0
     again = runner.invoke(cm, ["hold", "release", hold_id, "--reason", "closed"])
