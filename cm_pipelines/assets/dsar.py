@@ -13,12 +13,13 @@ it (see ``cm_pipelines.dsar.key_handoff``).
 
 # No ``from __future__ import annotations`` here: Dagster reads the op signatures' types at
 # definition time and cannot resolve a string annotation of a run-config class.
+import json
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from cm_pipelines import settings
 from cm_pipelines.audit import append_audit
@@ -47,9 +48,11 @@ GATE_OP = "dsar_gate"
 class DsarRunConfig(dg.Config):
     """Fulfil one data-subject request.
 
-    Give ``request_id`` to run a stored request. Or leave it empty and fill the submission fields
-    to create a request from the launchpad; note that run config is visible to everyone who can
-    see runs, so prefer ``cm dsar submit`` for identifiers.
+    Give ``request_id`` to run a stored request. Or, from the launchpad, leave it empty and give
+    the new request's tenant and type plus ``intake_file``: the object-store path (under
+    ``intake/dsar/``) of a JSON document holding the subject's identifiers. Identifiers never go
+    into run config itself, because everyone who can see runs can read it; the intake file is
+    deleted once the request is stored.
     """
 
     request_id: str = Field(default="", description="Request to fulfil (dsar-...).")
@@ -59,18 +62,71 @@ class DsarRunConfig(dg.Config):
         description="New request: access, portability, erasure, rectification, restriction, "
         "objection or withdraw_consent.",
     )
-    phones: list[str] = Field(default_factory=list, description="New request: phone numbers.")
-    emails: list[str] = Field(default_factory=list, description="New request: email addresses.")
-    crm_ids: list[str] = Field(default_factory=list, description="New request: CRM ids.")
+    intake_file: str = Field(
+        default="",
+        description="Object-store path under intake/dsar/ of a JSON file with the subject's "
+        'identifiers: {"phones": [...], "emails": [...], "crm_ids": [...]} and, for '
+        "rectification, new_email / new_phone / new_caller_name.",
+    )
     jurisdiction: str = Field(default="", description="New request: gdpr, ccpa or au.")
     received_at: str = Field(default="", description="New request: ISO time of receipt.")
     verification_method: str = Field(
         default="", description="Record a verification now (e.g. id_document)."
     )
     verified_by: str = Field(default="", description="Who verified identity or authority.")
-    new_email: str = Field(default="", description="Rectification: corrected email.")
-    new_phone: str = Field(default="", description="Rectification: corrected phone number.")
-    new_caller_name: str = Field(default="", description="Rectification: corrected name.")
+
+
+INTAKE_PREFIX = "intake/dsar/"
+INTAKE_MAX_BYTES = 64 * 1024
+_INTAKE_LISTS = ("phones", "emails", "crm_ids")
+_INTAKE_TEXTS = ("new_email", "new_phone", "new_caller_name")
+
+
+class IntakeDocument(BaseModel):
+    """The identifiers of a launchpad request, read from its intake file."""
+
+    phones: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    crm_ids: list[str] = Field(default_factory=list)
+    new_email: str = ""
+    new_phone: str = ""
+    new_caller_name: str = ""
+
+
+def read_intake(object_store: ObjectStoreResource, path: str) -> IntakeDocument:
+    """Load and shape-check an intake file; refusals name the problem, never a value."""
+    if not path:
+        return IntakeDocument()
+    if not path.startswith(INTAKE_PREFIX):
+        raise _failure(f"intake_file must be an object-store path under {INTAKE_PREFIX}")
+    try:
+        if not object_store.exists(path):
+            raise _failure(
+                "intake_file does not exist (intake files are deleted once their request is "
+                "stored: run the stored request by its request_id)"
+            )
+        data = object_store.read_bytes(path)
+    except ValueError:
+        raise _failure("intake_file is not a valid object-store path") from None
+    if len(data) > INTAKE_MAX_BYTES:
+        raise _failure(f"intake_file is larger than {INTAKE_MAX_BYTES} bytes")
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _failure("intake_file is not a JSON document") from None
+    if not isinstance(document, dict):
+        raise _failure("intake_file must hold a JSON object")
+    unknown = sorted(set(document) - set(_INTAKE_LISTS) - set(_INTAKE_TEXTS))
+    if unknown:
+        raise _failure(f"intake_file has unknown keys: {', '.join(k[:40] for k in unknown)}")
+    for key in _INTAKE_LISTS:
+        values = document.get(key, [])
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise _failure(f"intake_file: {key} must be a list of strings")
+    for key in _INTAKE_TEXTS:
+        if not isinstance(document.get(key, ""), str):
+            raise _failure(f"intake_file: {key} must be a string")
+    return IntakeDocument(**document)
 
 
 def fulfilment_run_config(request_id: str) -> dict[str, Any]:
@@ -89,17 +145,18 @@ def _tenant(platform_config: PlatformConfigResource, tenant_id: str) -> Tenant:
     return tenant
 
 
-def _identifiers_from(config: DsarRunConfig) -> list[tuple[str, str]]:
+def _identifiers_from(intake: IntakeDocument) -> list[tuple[str, str]]:
     return (
-        [("phone", value) for value in config.phones]
-        + [("email", value) for value in config.emails]
-        + [("crm_id", value) for value in config.crm_ids]
+        [("phone", value) for value in intake.phones]
+        + [("email", value) for value in intake.emails]
+        + [("crm_id", value) for value in intake.crm_ids]
     )
 
 
 def _submit_from_config(
     context: dg.OpExecutionContext,
     config: DsarRunConfig,
+    intake: IntakeDocument,
     warehouse: WarehouseResource,
     tenants: dict[str, Tenant],
 ) -> str:
@@ -107,13 +164,13 @@ def _submit_from_config(
         validated = validate_request(
             tenant_id=config.tenant or None,
             request_type=config.request_type or None,
-            identifiers=_identifiers_from(config),
+            identifiers=_identifiers_from(intake),
             tenants=tenants,
             jurisdiction=config.jurisdiction or None,
             received_at=config.received_at or None,
-            new_email=config.new_email or None,
-            new_phone=config.new_phone or None,
-            new_caller_name=config.new_caller_name or None,
+            new_email=intake.new_email or None,
+            new_phone=intake.new_phone or None,
+            new_caller_name=intake.new_caller_name or None,
         )
     except RequestRefused as exc:
         raise _failure(
@@ -132,18 +189,19 @@ def _submit_from_config(
 
 def _apply_run_config(
     config: DsarRunConfig,
+    intake: IntakeDocument,
     warehouse: WarehouseResource,
     request_id: str,
     tenant: Tenant,
     run_id: str,
 ) -> None:
-    """Verification and rectification values given in run config for a stored request."""
-    rectification_given = config.new_email or config.new_phone or config.new_caller_name
+    """Verification (run config) and rectification values (intake file) for a stored request."""
+    rectification_given = intake.new_email or intake.new_phone or intake.new_caller_name
     if rectification_given:
         rectification, problems = validate_rectification(
-            new_email=config.new_email or None,
-            new_phone=config.new_phone or None,
-            new_caller_name=config.new_caller_name or None,
+            new_email=intake.new_email or None,
+            new_phone=intake.new_phone or None,
+            new_caller_name=intake.new_caller_name or None,
             country=tenant.country,
         )
         if problems:
@@ -181,15 +239,22 @@ def dsar_gate(
     config: DsarRunConfig,
     warehouse: WarehouseResource,
     platform_config: PlatformConfigResource,
+    object_store: ObjectStoreResource,
 ) -> str:
     """Intake and the verification gate: nothing runs for a request that is not verified."""
     warehouse.assert_schema_current()
     tenants = platform_config.tenants_by_id()
     request_id = config.request_id.strip()
+    intake = read_intake(object_store, config.intake_file.strip())
     if not request_id:
-        if not (config.tenant or config.request_type or _identifiers_from(config)):
-            raise _failure("give request_id, or the tenant, type and identifiers of a new request")
-        request_id = _submit_from_config(context, config, warehouse, tenants)
+        if not (config.tenant or config.request_type or _identifiers_from(intake)):
+            raise _failure("give request_id, or the tenant, type and intake_file of a new request")
+        request_id = _submit_from_config(context, config, intake, warehouse, tenants)
+    if config.intake_file.strip():
+        # the identifiers now live in the warehouse only; the intake file must not linger
+        outcome = purge_objects(object_store, [config.intake_file.strip()])
+        if outcome.failed:
+            context.log.warning("the intake file could not be deleted; delete it by hand")
     try:
         with warehouse.connect() as connection:
             record = store.load_request(connection, request_id)
@@ -198,7 +263,7 @@ def dsar_gate(
     if context.run.tags.get(REQUEST_TAG) != request_id:
         context.instance.add_run_tags(context.run_id, {REQUEST_TAG: request_id})
     tenant = _tenant(platform_config, record.tenant_id)
-    _apply_run_config(config, warehouse, request_id, tenant, context.run_id)
+    _apply_run_config(config, intake, warehouse, request_id, tenant, context.run_id)
     with warehouse.begin() as connection:
         record = store.load_request(connection, request_id)
         if record.state == "pending":

@@ -60,6 +60,13 @@ CALL_DAY_ASSETS: tuple[str, ...] = (
 FILE_OF_ASSET: dict[str, str] = {"call_records": "cdr_files", "crm_links": "crm_link_files"}
 """Asset -> the landing file type its quarantined lines were read from."""
 
+FILE_OF_DSAR_STORE: dict[str, str] = {
+    "cdr_source_lines": "cdr_files",
+    "crm_source_lines": "crm_link_files",
+}
+"""DSAR store of blanked landing lines -> the landing file type (``domain.dsar_planning``)."""
+DSAR_BLANK_LINE = "blank_line"
+
 LANDING_FILE: dict[str, Callable[[str, str], str]] = {
     "cdr_files": landing.cdr_file,
     "crm_link_files": landing.crm_links_file,
@@ -567,6 +574,42 @@ def _quarantine_records(
     return artefacts, pd.concat(sources, ignore_index=True)
 
 
+def _dsar_blanked_lines(
+    connection: sa.Connection, tenant_ids: Collection[str] | None
+) -> pd.DataFrame:
+    """Landing lines a DSAR erasure blanked in place: erased sources of their files. A CRM link
+    an erasure deleted leaves no row behind, so without these a file whose every link was
+    erased would have nothing pointing at it and would never go."""
+    items = getattr(dsar_tables, "dsar_plan_items", None)
+    if items is None:
+        return _empty(SOURCE_COLUMNS)
+    done = _frame(
+        connection,
+        _scoped(
+            sa.select(items.c.tenant_id, items.c.store, items.c.request_id, items.c.item_ref).where(
+                items.c.store.in_(list(FILE_OF_DSAR_STORE)),
+                items.c.action == DSAR_BLANK_LINE,
+                items.c.executed_at.is_not(None),
+            ),
+            items,
+            tenant_ids,
+        ),
+        ["tenant_id", "store", "request_id", "item_ref"],
+    )
+    if done.empty:
+        return _empty(SOURCE_COLUMNS)
+    return pd.DataFrame(
+        {
+            "tenant_id": done["tenant_id"].astype(str).to_numpy(),
+            "record_type": done["store"].map(FILE_OF_DSAR_STORE).to_numpy(),
+            "artefact_id": done["item_ref"].astype(str).str.rpartition("#")[0].to_numpy(),
+            "source_type": "dsar_blanked_lines",
+            "source_id": (done["request_id"].astype(str) + ":" + done["item_ref"]).to_numpy(),
+            "erased": True,
+        }
+    )
+
+
 def is_landing_file(file_type: str, tenant_id: str, path: str) -> bool:
     """Whether ``path`` is exactly the tenant's landing file of that type for some day: a row
     never points a purge at another tenant's file or at a path it merely claims."""
@@ -638,6 +681,7 @@ def load_inventory(
     quarantined, quarantine_sources = _quarantine_records(connection, tenant_ids)
     parts.append(quarantined)
     source_parts.append(quarantine_sources)
+    source_parts.append(_dsar_blanked_lines(connection, tenant_ids))
     non_empty = [part for part in parts if not part.empty]
     artefacts = (
         pd.concat(non_empty, ignore_index=True)

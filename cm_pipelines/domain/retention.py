@@ -388,7 +388,8 @@ SOURCE_COLUMNS: tuple[str, ...] = (
 )
 """Columns ``source_file_states`` expects: one row per landing file (``record_type`` a
 ``SOURCE_FILE_TYPES`` key, ``artefact_id`` its path) and row read from it (``source_type``
-``call_logs``, ``crm_links`` or ``quarantine_records``; ``erased`` when a DSAR blanked its line)."""
+``call_logs``, ``crm_links`` or ``quarantine_records``; ``erased`` when a DSAR blanked its line,
+which also stands alone as a ``dsar_blanked_lines`` source when the erasure deleted the row)."""
 
 STATE_COLUMNS: tuple[str, ...] = (
     *ARTEFACT_COLUMNS,

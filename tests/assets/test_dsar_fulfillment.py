@@ -329,15 +329,26 @@ def test_unverified_request_fails_and_nothing_is_disclosed_or_changed(
     assert "dsar.gate.refused" in {r["action"] for r in rows(local_resources, audit_log)}
 
 
+def _intake(local_resources, name: str, document: dict) -> str:
+    path = f"intake/dsar/{name}.json"
+    local_resources["object_store"].write_bytes(path, json.dumps(document).encode())
+    return path
+
+
 def test_launchpad_submission_is_validated_then_fulfilled(local_resources, world) -> None:
     person = subject(world, "delta-gb")
+    bad_intake = _intake(local_resources, "bad", {"phones": ["12"]})
     bad = run(
         local_resources,
         "n/a",
         run_config={
             "ops": {
                 "dsar_gate": {
-                    "config": {"tenant": "delta-gb", "request_type": "access", "phones": ["12"]}
+                    "config": {
+                        "tenant": "delta-gb",
+                        "request_type": "access",
+                        "intake_file": bad_intake,
+                    }
                 }
             }
         },
@@ -347,27 +358,58 @@ def test_launchpad_submission_is_validated_then_fulfilled(local_resources, world
     assert "identifiers[0] (--phone): not a valid phone number" in message
     assert not rows(local_resources, dsar_requests)
 
-    good = run(
+    good_intake = _intake(local_resources, "good", {"emails": [person["email"]]})
+    config = {
+        "tenant": "delta-gb",
+        "request_type": "restriction",
+        "intake_file": good_intake,
+        "verification_method": "account_login",
+        "verified_by": "support.agent",
+    }
+    good = run(local_resources, "n/a", run_config={"ops": {"dsar_gate": {"config": config}}})
+    assert good.success, good.failure_messages()
+    [request] = rows(local_resources, dsar_requests)
+    assert request["state"] == "completed" and request["verification_method"] == "account_login"
+    assert good.result.dagster_run.tags["cm/dsar_request_id"] == request["request_id"]
+    # the identifiers never entered run config, and the intake file is gone once stored
+    assert person["email"] not in json.dumps(good.result.dagster_run.run_config)
+    assert not local_resources["object_store"].exists(good_intake)
+
+
+@pytest.mark.parametrize(
+    ("intake_file", "content", "expected"),
+    [
+        ("elsewhere/x.json", None, "under intake/dsar/"),
+        ("intake/dsar/missing.json", None, "does not exist"),
+        ("intake/dsar/x.json", b"not json", "not a JSON document"),
+        ("intake/dsar/x.json", b'{"phones": "0491570156"}', "phones must be a list"),
+        ("intake/dsar/x.json", b'{"names": []}', "unknown keys: names"),
+    ],
+)
+def test_a_malformed_intake_file_is_refused_with_what_to_fix(
+    local_resources, intake_file, content, expected
+) -> None:
+    if content is not None:
+        local_resources["object_store"].write_bytes(intake_file, content)
+    outcome = run(
         local_resources,
         "n/a",
         run_config={
             "ops": {
                 "dsar_gate": {
                     "config": {
-                        "tenant": "delta-gb",
-                        "request_type": "restriction",
-                        "emails": [person["email"]],
-                        "verification_method": "account_login",
-                        "verified_by": "support.agent",
+                        "tenant": "acme-au",
+                        "request_type": "access",
+                        "intake_file": intake_file,
                     }
                 }
             }
         },
     )
-    assert good.success, good.failure_messages()
-    [request] = rows(local_resources, dsar_requests)
-    assert request["state"] == "completed" and request["verification_method"] == "account_login"
-    assert good.result.dagster_run.tags["cm/dsar_request_id"] == request["request_id"]
+    assert not outcome.success
+    [message] = outcome.failure_messages()
+    assert expected in message and "0491570156" not in message
+    assert not rows(local_resources, dsar_requests)
 
 
 def test_restriction_marks_records_and_keys_the_subject_by_hash(local_resources, world) -> None:
@@ -418,7 +460,7 @@ def test_rectification_corrects_contact_details_where_held(local_resources, worl
     assert all(link["contact_e164"] == "+61412000111" for link in corrected)
 
 
-def test_rectified_caller_name_from_run_config(local_resources, world) -> None:
+def test_rectified_caller_name_from_an_intake_file(local_resources, world) -> None:
     person = subject(world, "acme-au")
     request_id = submit(
         local_resources,
@@ -427,15 +469,12 @@ def test_rectified_caller_name_from_run_config(local_resources, world) -> None:
         [("phone", person["e164"])],
         new_caller_name="X",
     )
+    intake = _intake(local_resources, "rectify", {"new_caller_name": "Jane Q Citizen"})
     outcome = run(
         local_resources,
         request_id,
         run_config={
-            "ops": {
-                "dsar_gate": {
-                    "config": {"request_id": request_id, "new_caller_name": "Jane Q Citizen"}
-                }
-            }
+            "ops": {"dsar_gate": {"config": {"request_id": request_id, "intake_file": intake}}}
         },
     )
     assert outcome.success, outcome.failure_messages()

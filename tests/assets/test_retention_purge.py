@@ -884,8 +884,9 @@ def test_a_missing_landing_file_never_wipes_live_rows(resources):
     assert len(links) == 1 and links[0]["deleted_at"] is None
 
 
-def test_a_day_file_whose_calls_were_all_erased_goes_while_its_rows_stay(resources, world):
+def test_a_landing_file_whose_lines_were_all_erased_goes_while_its_rows_stay(resources, world):
     from cm_pipelines.dsar.fulfilment import blank_lines
+    from cm_pipelines.tables import dsar as dsar_tables
 
     bare = {"recording": False, "transcript": False, "ai_kinds": ()}
     alone = world.add_call("acme-au", 100, **bare)
@@ -905,13 +906,40 @@ def test_a_day_file_whose_calls_were_all_erased_goes_while_its_rows_stay(resourc
         )
         assert count == 1
         store.write_bytes(call.cdr_file, blanked)
+    # A CRM link erasure deletes the link row outright and blanks its line: only the DSAR's
+    # record of the blanked line still points at the file.
+    linked = world.add_call("acme-au", 102, crm_email="jo@example.com", **bare)
+    assert linked.crm_file is not None
+    with warehouse.begin() as connection:
+        connection.execute(
+            sa.delete(call_tables.crm_links).where(
+                call_tables.crm_links.c.call_id == linked.call_id
+            )
+        )
+        connection.execute(
+            sa.insert(dsar_tables.dsar_plan_items).values(
+                request_id="dsar-00000000000000000009",
+                store="crm_source_lines",
+                item_ref=f"{linked.crm_file}#2",
+                tenant_id="acme-au",
+                action="blank_line",
+                details={},
+                executed_at=datetime.now(UTC),
+            )
+        )
+    store.write_bytes(
+        linked.crm_file, blank_lines(store.read_bytes(linked.crm_file), [2], multiline_csv=True)[0]
+    )
     result = run_purge(resources, purge_config(**NO_BREAKER))
     assert result.success
     assert not store.exists(alone.cdr_file)  # nothing of anyone left in it
     assert store.exists(partner.cdr_file)  # still holds the partner's live call
-    tombstones = rows(warehouse, retention_tombstones)
+    assert not store.exists(linked.crm_file)
+    assert store.exists(linked.cdr_file)  # the linked call itself is not erased
+    tombstones = rows(warehouse, retention_tombstones).sort_values("record_type")
     assert tombstones[["record_type", "artefact_id", "policy_version"]].values.tolist() == [
-        ["cdr_files", alone.cdr_file, "acme-au/call_logs/v1"]
+        ["cdr_files", alone.cdr_file, "acme-au/call_logs/v1"],
+        ["crm_link_files", linked.crm_file, "acme-au/crm_links/v1"],
     ]
     calls = rows(warehouse, call_tables.calls).set_index("call_id")
     assert calls["deleted_at"].isna().all()  # the rows follow their own policy (730 days)
