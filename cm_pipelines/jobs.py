@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from cm_pipelines.assets.dsar import dsar_fulfillment_job
 from cm_pipelines.partitions import call_day_partitions
 
 tenants_sync_job = dg.define_asset_job(
@@ -27,7 +28,6 @@ trust_daily_job = dg.define_asset_job(
     tags={"cm/capability": "trust"},
 )
 
-ALL_JOBS: list = [tenants_sync_job, call_ingestion_job, trust_daily_job]
 
 retention_states_job = dg.define_asset_job(
     name="retention_states_job",
@@ -48,9 +48,6 @@ retention_purge_job = dg.define_asset_job(
     tags={"cm/capability": "retention"},
 )
 
-ALL_JOBS += [retention_states_job, retention_purge_job]
-
-from cm_pipelines.assets.dsar import dsar_fulfillment_job  # noqa: E402
 
 dsar_sla_job = dg.define_asset_job(
     name="dsar_sla_job",
@@ -60,7 +57,6 @@ dsar_sla_job = dg.define_asset_job(
     tags={"cm/capability": "dsar"},
 )
 
-ALL_JOBS += [dsar_fulfillment_job, dsar_sla_job]
 
 dncr_registry_refresh_job = dg.define_asset_job(
     name="dncr_registry_refresh_job",
@@ -90,4 +86,14 @@ dncr_wash_job = dg.define_asset_job(
     tags={"cm/capability": "dncr"},
 )
 
-ALL_JOBS += [dncr_registry_refresh_job, dncr_wash_job]
+ALL_JOBS: list = [
+    tenants_sync_job,
+    call_ingestion_job,
+    trust_daily_job,
+    retention_states_job,
+    retention_purge_job,
+    dsar_fulfillment_job,
+    dsar_sla_job,
+    dncr_registry_refresh_job,
+    dncr_wash_job,
+]

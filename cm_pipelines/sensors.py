@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-ALL_SENSORS: list = []
+import dagster as dg
+import sqlalchemy as sa
 
-import dagster as dg  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-
-from cm_pipelines.assets.dsar import REQUEST_TAG, fulfilment_run_config  # noqa: E402
-from cm_pipelines.jobs import dsar_fulfillment_job  # noqa: E402
-from cm_pipelines.resources.warehouse import WarehouseResource  # noqa: E402
+from cm_pipelines.assets.dsar import REQUEST_TAG, fulfilment_run_config
+from cm_pipelines.jobs import dncr_registry_refresh_job, dsar_fulfillment_job
+from cm_pipelines.resources.configuration import PlatformConfigResource
+from cm_pipelines.resources.object_store import ObjectStoreResource
+from cm_pipelines.resources.warehouse import WarehouseResource
 
 
 @dg.sensor(
@@ -45,13 +45,6 @@ def dsar_intake_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse
     ]
 
 
-ALL_SENSORS += [dsar_intake_sensor]
-
-from cm_pipelines.jobs import dncr_registry_refresh_job  # noqa: E402
-from cm_pipelines.resources.configuration import PlatformConfigResource  # noqa: E402
-from cm_pipelines.resources.object_store import ObjectStoreResource  # noqa: E402
-
-
 @dg.sensor(
     name="dncr_registry_source_sensor",
     job=dncr_registry_refresh_job,
@@ -83,4 +76,7 @@ def dncr_registry_source_sensor(
     ]
 
 
-ALL_SENSORS += [dncr_registry_source_sensor]
+ALL_SENSORS: list = [
+    dsar_intake_sensor,
+    dncr_registry_source_sensor,
+]
