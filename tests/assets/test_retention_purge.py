@@ -1059,27 +1059,29 @@ def test_the_nightly_schedule_requests_one_exclusive_run_per_tenant(resources):
 
     scheduled = datetime(2026, 11, 28, 2, 30, tzinfo=UTC)
     job = retention_defs(resources).resolve_job_def("retention_purge_job")
-    with dg.instance_for_test() as instance:
+    # the project's instance (persistent, under this test's DAGSTER_HOME): a schedule context
+    # needs one (entered as a context manager it would leave its state storage behind)
+    instance = get_instance()
 
-        def evaluate() -> list:
-            context = dg.build_schedule_context(
-                instance=instance,
-                scheduled_execution_time=scheduled,
-                resources={"platform_config": resources["platform_config"]},
-            )
+    def evaluate() -> list:
+        with dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=scheduled,
+            resources={"platform_config": resources["platform_config"]},
+        ) as context:
             data = retention_purge_schedule.evaluate_tick(context)
-            return list(data.run_requests or [])
+        return list(data.run_requests or [])
 
-        requests = evaluate()
-        assert [r.tags[EXCLUSIVE_TENANT_TAG] for r in requests] == ["acme-au", "beta-us"]
-        assert [r.run_key for r in requests] == ["acme-au:2026-11-28", "beta-us:2026-11-28"]
-        assert requests[0].run_config == purge_config(tenant="acme-au")
-        # a tenant whose purge is still running is skipped; an all-tenants run skips everyone
-        instance.create_run_for_job(
-            job, tags={EXCLUSIVE_TENANT_TAG: "acme-au"}, status=dg.DagsterRunStatus.STARTED
-        )
-        assert [r.tags[EXCLUSIVE_TENANT_TAG] for r in evaluate()] == ["beta-us"]
-        instance.create_run_for_job(
-            job, tags={EXCLUSIVE_TENANT_TAG: "*"}, status=dg.DagsterRunStatus.STARTING
-        )
-        assert evaluate() == []
+    requests = evaluate()
+    assert [r.tags[EXCLUSIVE_TENANT_TAG] for r in requests] == ["acme-au", "beta-us"]
+    assert [r.run_key for r in requests] == ["acme-au:2026-11-28", "beta-us:2026-11-28"]
+    assert requests[0].run_config == purge_config(tenant="acme-au")
+    # a tenant whose purge is still running is skipped; an all-tenants run skips everyone
+    instance.create_run_for_job(
+        job, tags={EXCLUSIVE_TENANT_TAG: "acme-au"}, status=dg.DagsterRunStatus.STARTED
+    )
+    assert [r.tags[EXCLUSIVE_TENANT_TAG] for r in evaluate()] == ["beta-us"]
+    instance.create_run_for_job(
+        job, tags={EXCLUSIVE_TENANT_TAG: "*"}, status=dg.DagsterRunStatus.STARTING
+    )
+    assert evaluate() == []
