@@ -8,8 +8,8 @@ row) with one INSERT per row, run on a subsample in the same `make bench` run an
 from __future__ import annotations
 
 import argparse
-import time
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any

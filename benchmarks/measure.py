@@ -4,10 +4,10 @@ peak resident memory is its own, not inherited from the parent or an earlier var
 from __future__ import annotations
 
 import multiprocessing
-from queue import Empty
 import resource
 import time
 from collections.abc import Callable
+from queue import Empty
 from typing import Any
 
 

@@ -29,12 +29,16 @@ class DemoStepFailed(RuntimeError):
     """A job of the demo failed; the run id points at its logs in the UI."""
 
 
-def run_and_require(context: DemoContext, job_name: str, **kwargs: Any) -> dg.ExecuteInProcessResult:
+def run_and_require(
+    context: DemoContext, job_name: str, **kwargs: Any
+) -> dg.ExecuteInProcessResult:
     from cm_pipelines.instance import run_job
 
     result = run_job(job_name, instance=context.instance, **kwargs)
     if not result.success:
-        raise DemoStepFailed(f"{job_name} failed (run {result.run_id}); open it in the UI for details")
+        raise DemoStepFailed(
+            f"{job_name} failed (run {result.run_id}); open it in the UI for details"
+        )
     return result
 
 

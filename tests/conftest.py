@@ -71,7 +71,7 @@ def _postgres_or_fail() -> sa.Engine:
     try:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
+    except sa.exc.OperationalError:
         engine.dispose()
         message = "PostgreSQL is not reachable at 127.0.0.1:5432"
         if IN_CI:

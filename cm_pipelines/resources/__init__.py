@@ -18,4 +18,9 @@ def default_resources() -> dict[str, Any]:
     }
 
 
-__all__ = ["ObjectStoreResource", "PlatformConfigResource", "WarehouseResource", "default_resources"]
+__all__ = [
+    "ObjectStoreResource",
+    "PlatformConfigResource",
+    "WarehouseResource",
+    "default_resources",
+]

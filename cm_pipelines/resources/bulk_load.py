@@ -91,10 +91,8 @@ def _executemany_sqlite(
 ) -> int:
     """One prepared INSERT with ``?`` placeholders, executed for every row: bound parameters
     only; the statement names identifiers from table metadata, never data."""
-    preparer = connection.dialect.identifier_preparer
-    column_list = ", ".join(preparer.quote(name) for name in columns)
-    placeholders = ", ".join("?" for _ in columns)
-    insert_sql = f"INSERT INTO {preparer.format_table(table)} ({column_list}) VALUES ({placeholders})"
+    # SQLAlchemy compiles the statement (qmark placeholders on SQLite); no SQL text is built here.
+    insert_sql = str(sa.insert(table).compile(dialect=connection.dialect, column_keys=columns))
     raw = connection.connection.dbapi_connection
     assert raw is not None
     cursor: Any = raw.cursor()

@@ -50,13 +50,17 @@ class ObjectStoreResource(dg.ConfigurableResource):
     """Object storage. ``url`` empty means ``CM_STORAGE_URL`` or the project-local folder."""
 
     url: str = Field(default="", description="fsspec root URL; empty reads CM_STORAGE_URL.")
-    s3_endpoint_url: str = Field(default="", description="S3 endpoint; empty reads CM_S3_ENDPOINT_URL.")
+    s3_endpoint_url: str = Field(
+        default="", description="S3 endpoint; empty reads CM_S3_ENDPOINT_URL."
+    )
 
     def root_url(self) -> str:
         return (self.url or settings.storage_url()).rstrip("/")
 
     def _endpoint(self) -> str:
-        return self.s3_endpoint_url or str(dg.EnvVar("CM_S3_ENDPOINT_URL").get_value(default="") or "")
+        return self.s3_endpoint_url or str(
+            dg.EnvVar("CM_S3_ENDPOINT_URL").get_value(default="") or ""
+        )
 
     @property
     def protocol(self) -> str:

@@ -69,7 +69,9 @@ def engine_for(url: str) -> sa.Engine:
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", settings.normalise_database_url(url).replace("%", "%%"))
+    config.set_main_option(
+        "sqlalchemy.url", settings.normalise_database_url(url).replace("%", "%%")
+    )
     return config
 
 

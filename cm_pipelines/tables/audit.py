@@ -9,7 +9,12 @@ from cm_pipelines.tables.base import JsonDocument, UtcDateTime, metadata
 audit_log = sa.Table(
     "audit_log",
     metadata,
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False),
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     sa.Column("occurred_at", UtcDateTime, nullable=False),
     sa.Column("actor", sa.String(128), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),

@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from cm_pipelines.domain.keyed_hash import keyed_hash
-from cm_pipelines.domain.wav import make_wav
 
 from cm_pipelines import landing
+from cm_pipelines.domain.keyed_hash import keyed_hash
+from cm_pipelines.domain.wav import make_wav
 from cm_pipelines.quality_checks.gx_runner import expectations_module, validate_dataframe
 from cm_pipelines.tables import calls as tables
 from tests.assets.ingestion_helpers import check_day, ingest_day, materialization_metadata

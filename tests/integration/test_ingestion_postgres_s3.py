@@ -53,11 +53,17 @@ def test_ingestion_on_postgresql_and_s3(production_shaped_env) -> None:
     with engine.connect() as connection:
         per_tenant = dict(
             connection.execute(
-                sa.select(tables.calls.c.tenant_id, sa.func.count()).group_by(tables.calls.c.tenant_id)
+                sa.select(tables.calls.c.tenant_id, sa.func.count()).group_by(
+                    tables.calls.c.tenant_id
+                )
             ).all()
         )
-        recordings = connection.execute(sa.select(sa.func.count()).select_from(tables.recordings)).scalar_one()
-        transcripts = connection.execute(sa.select(sa.func.count()).select_from(tables.transcripts)).scalar_one()
+        recordings = connection.execute(
+            sa.select(sa.func.count()).select_from(tables.recordings)
+        ).scalar_one()
+        transcripts = connection.execute(
+            sa.select(sa.func.count()).select_from(tables.transcripts)
+        ).scalar_one()
     engine.dispose()
     assert per_tenant == world.calls_by_tenant
     assert recordings > 0 and transcripts > 0

@@ -33,7 +33,8 @@ def test_s3_protocol_roundtrip(s3_store: ObjectStoreResource) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["../etc/passwd", "landing/../../x", "/abs/path", "landing//x", "a\x00b", "s3://b/k", "a\\b"]
+    "path",
+    ["../etc/passwd", "landing/../../x", "/abs/path", "landing//x", "a\x00b", "s3://b/k", "a\\b"],
 )
 def test_paths_that_leave_the_root_are_refused(local_store: ObjectStoreResource, path: str) -> None:
     with pytest.raises(UnsafeObjectPathError):
