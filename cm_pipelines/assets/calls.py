@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -223,11 +224,11 @@ def _catalogue_day(
     table: sa.Table,
     key_columns: list[str],
     build_row: Callable[[Tenant, str, bytes], dict],
-) -> tuple[int, int, Counter[str], Counter[str]]:
+) -> dict[str, Any]:
     """Shared loop of the per-object catalogues: list a day's objects per tenant, parse, link.
 
     ``build_row`` returns the row for one object, or raises ``ValueError`` whose first argument
-    is a reason code (quarantined). Returns (objects seen, rows inserted, reasons, per-kind counts).
+    is a reason code (quarantined). Returns the asset's metadata: counts per kind and reason.
     """
     warehouse.assert_schema_current()
     day_key = context.partition_key
@@ -309,7 +310,13 @@ def _catalogue_day(
         context.log.warning(
             f"{sum(reasons.values())} {asset_name} object(s) quarantined for {day_key}: {dict(reasons)}"
         )
-    return seen, inserted, reasons, kinds
+    return {
+        "objects_seen": seen,
+        "rows_loaded": inserted,
+        "kinds": _counts_metadata(kinds),
+        "objects_quarantined": sum(reasons.values()),
+        "quarantine_reasons": _counts_metadata(reasons),
+    }
 
 
 def _uniqueid_from(path: str, prefix_separator: str | None) -> str:
@@ -354,24 +361,18 @@ def recordings(
             "channels": int(info.channels),
         }
 
-    seen, inserted, reasons, _ = _catalogue_day(
-        context,
-        warehouse,
-        object_store,
-        platform_config,
-        asset_name="recordings",
-        landing_kind="recordings",
-        table=tables.recordings,
-        key_columns=["tenant_id", "call_id"],
-        build_row=build_row,
-    )
     return dg.MaterializeResult(
-        metadata={
-            "objects_seen": seen,
-            "recordings_catalogued": inserted,
-            "objects_quarantined": sum(reasons.values()),
-            "quarantine_reasons": _counts_metadata(reasons),
-        }
+        metadata=_catalogue_day(
+            context,
+            warehouse,
+            object_store,
+            platform_config,
+            asset_name="recordings",
+            landing_kind="recordings",
+            table=tables.recordings,
+            key_columns=["tenant_id", "call_id"],
+            build_row=build_row,
+        )
     )
 
 
@@ -407,25 +408,18 @@ def transcripts(
             ],
         }
 
-    seen, inserted, reasons, formats = _catalogue_day(
-        context,
-        warehouse,
-        object_store,
-        platform_config,
-        asset_name="transcripts",
-        landing_kind="transcripts",
-        table=tables.transcripts,
-        key_columns=["tenant_id", "call_id"],
-        build_row=build_row,
-    )
     return dg.MaterializeResult(
-        metadata={
-            "objects_seen": seen,
-            "transcripts_loaded": inserted,
-            "formats": _counts_metadata(formats),
-            "objects_quarantined": sum(reasons.values()),
-            "quarantine_reasons": _counts_metadata(reasons),
-        }
+        metadata=_catalogue_day(
+            context,
+            warehouse,
+            object_store,
+            platform_config,
+            asset_name="transcripts",
+            landing_kind="transcripts",
+            table=tables.transcripts,
+            key_columns=["tenant_id", "call_id"],
+            build_row=build_row,
+        )
     )
 
 
@@ -449,11 +443,8 @@ def ai_summaries(
             parsed = parse_ai_output(data)
         except AiOutputFormatError as exc:
             raise ValueError(exc.reason_code, "AI output JSON could not be read") from exc
-        if parsed.call_id != _uniqueid_from(path, "_").split("_", 1)[-1]:
-            if not path.endswith(f"_{parsed.call_id}.json"):
-                raise ValueError(
-                    "call_id_mismatch", "call_id inside the file differs from its name"
-                )
+        if not path.endswith(f"_{parsed.call_id}.json"):
+            raise ValueError("call_id_mismatch", "call_id inside the file differs from its name")
         return {
             "call_id": parsed.call_id,
             "kind": parsed.kind,
@@ -462,25 +453,18 @@ def ai_summaries(
             "text": parsed.text,
         }
 
-    seen, inserted, reasons, kinds = _catalogue_day(
-        context,
-        warehouse,
-        object_store,
-        platform_config,
-        asset_name="ai_summaries",
-        landing_kind="ai_outputs",
-        table=tables.ai_outputs,
-        key_columns=["tenant_id", "call_id", "kind"],
-        build_row=build_row,
-    )
     return dg.MaterializeResult(
-        metadata={
-            "objects_seen": seen,
-            "outputs_loaded": inserted,
-            "kinds": _counts_metadata(kinds),
-            "objects_quarantined": sum(reasons.values()),
-            "quarantine_reasons": _counts_metadata(reasons),
-        }
+        metadata=_catalogue_day(
+            context,
+            warehouse,
+            object_store,
+            platform_config,
+            asset_name="ai_summaries",
+            landing_kind="ai_outputs",
+            table=tables.ai_outputs,
+            key_columns=["tenant_id", "call_id", "kind"],
+            build_row=build_row,
+        )
     )
 
 
