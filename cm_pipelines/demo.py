@@ -128,10 +128,23 @@ def fulfil_dsars(context: DemoContext) -> str:
                 located = store.store_results(connection, request_id)["locate"]
             counts["erased"] = sum(v["acted"] for v in located.values())
             counts["exempted"] = sum(v["exempted"] for v in located.values())
+    # One request stays open, awaiting verification, so the SLA asset and the overview have a
+    # statutory clock to show (received 20 days ago: GDPR leaves about 10 days).
+    waiting = subjects[-1]
+    received = (datetime.now(UTC) - timedelta(days=20)).isoformat(timespec="seconds")
+    submit_request(
+        tenant=waiting["tenant_id"],
+        request_type="access",
+        identifiers=[("email", waiting["email"])],
+        jurisdiction="gdpr",
+        received_at=received,
+        submitted_by="demo",
+    )
+    run_and_require(context, "dsar_sla_job")
     return (
         f"dsar: {len(DSAR_DEMO_TYPES)} requests completed (one of each type); "
         f"{counts['packages']} encrypted packages; erasure acted on {counts['erased']} records, "
-        f"{counts['exempted']} exempted, certificate written"
+        f"{counts['exempted']} exempted, certificate written; 1 request awaiting verification"
     )
 
 
@@ -209,6 +222,8 @@ def retention_states_hold_and_purge(context: DemoContext) -> str:
             tags={"cm/actor": "demo", "cm/trigger": "demo"},
         )
     proof = metadata_of(result, "retention_proof_of_deletion")
+    # record the states after the purge, so the overview shows what is now purged and held
+    run_and_require(context, "retention_states_job")
     by_state = states.get("by_state", {})
     return (
         f"retention: {states.get('artefacts', 0)} artefacts "

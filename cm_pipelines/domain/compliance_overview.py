@@ -363,9 +363,13 @@ def render_chart_png(overviews: Sequence[TenantOverview], as_of: date) -> bytes:
                 ("#54a24b", "on time"),
             )
         ],
-        loc="upper right",
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=3,
         fontsize=8,
+        frameon=False,
     )
+    dsar_axes.margins(x=0.08)  # a request at the edge stays visible
     dsar_axes.axvline(0, color="#e45756", linestyle="--", linewidth=1)
     dsar_axes.axvspan(0, DSAR_URGENT_DAYS, color="#f58518", alpha=0.12)
     dsar_axes.set_yticks(range(len(tenants)), labels=tenants)
