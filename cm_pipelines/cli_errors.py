@@ -9,13 +9,13 @@ escapes, bidi overrides) shown as escapes, overlong values shortened.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import traceback
 from typing import Any
 
 import click
+import dagster as dg
 
 from cm_pipelines.domain.redaction import redact_text
 from cm_pipelines.log_redaction import install_log_redaction
@@ -59,7 +59,7 @@ class RedactingGroup(click.Group):
         except _user_errors() as exc:
             raise click.ClickException(safe_message(f"refused: {exc}")) from None
         except Exception as exc:
-            debug = bool(os.environ.get(DEBUG_VARIABLE))
+            debug = bool(dg.EnvVar(DEBUG_VARIABLE).get_value(default=""))
             if debug:
                 sys.stderr.write(safe_message("".join(traceback.format_exception(exc))))
             hint = "" if debug else f" (set {DEBUG_VARIABLE}=1 for the traceback)"
