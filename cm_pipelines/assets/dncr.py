@@ -21,6 +21,7 @@ import io
 import posixpath
 import time as clock
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -33,6 +34,15 @@ import sqlalchemy as sa
 from pydantic import Field
 
 from cm_pipelines import landing, settings
+from cm_pipelines.assets.dncr_parts import (
+    ADDITIONS,
+    PartSegment,
+    RegistryPart,
+    parse_source_file,
+    part_from_parquet,
+    part_path,
+    part_to_parquet,
+)
 from cm_pipelines.assets.dncr_support import (
     ACTOR,
     STATUS_ACTIVE,
@@ -71,7 +81,6 @@ from cm_pipelines.domain.registry_sets import (
     UnreadableFileError,
     WashResultSet,
     apply_changes,
-    change_list_action,
     combine,
     content_hash,
     country_validity,
@@ -79,8 +88,6 @@ from cm_pipelines.domain.registry_sets import (
     empty_numbers,
     file_payloads,
     merge_wash_results,
-    parse_e164_csv,
-    parse_ftc_lines,
     parse_wash_results,
 )
 from cm_pipelines.domain.tenants import Tenant
@@ -98,6 +105,9 @@ from cm_pipelines.tables import dncr as tables
 
 DNCR_GROUP = "dncr"
 SNAPSHOT_OP = "dncr_registry_snapshot"
+AREA_CODE_FILES_OP = "dncr_registry_area_code_files"
+PARSE_AREA_CODE_FILE_OP = "dncr_registry_parse_area_code_file"
+BUILD_SNAPSHOT_OP = "dncr_registry_build_snapshot"
 QUARANTINE_ASSET = "dncr_registry_snapshot"
 _CAMPAIGN_ID_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -228,69 +238,72 @@ class Candidate:
             )
 
 
-@dataclass
-class LoadedFile:
-    item: SourceFile
-    payloads: list[tuple[str, bytes]]
-    sha256: str
-    size: int
-
-
-def _load(source: RegistrySource, item: SourceFile, candidate: Candidate) -> LoadedFile | None:
+def _load(
+    source: RegistrySource, item: SourceFile, candidate: Candidate
+) -> list[tuple[str, bytes]]:
     """Read and unzip one file; an unreadable file is counted, quarantined and recorded."""
     data = source.read(item)
-    digest = sha256_hex(data)
     record: dict[str, Any] = {"path": item.path, "role": item.role, "day": item.day}
-    record.update(bytes=len(data), sha256=digest)
+    record.update(bytes=len(data), sha256=sha256_hex(data))
     candidate.source_files.append(record)
     try:
-        payloads = file_payloads(item.name, data)
+        return file_payloads(item.name, data)
     except UnreadableFileError as exc:
         candidate.unreadable_files += 1
         record["unreadable"] = exc.reason_code
         candidate.quarantine.append(QuarantineEntry(item.path, None, exc.reason_code, exc.detail))
-        return None
-    return LoadedFile(item, payloads, digest, len(data))
+        return []
 
 
-def _parse_numbers(registry: Registry, member: str, payload: bytes) -> ParsedNumbers:
-    if registry.file_format == "e164_csv":
-        return parse_e164_csv(payload, calling_code=registry.calling_code, source=member)
-    parsed, _ = parse_ftc_lines(payload, calling_code=registry.calling_code, source=member)
-    return parsed
+def _part_of(
+    source: RegistrySource, item: SourceFile, parts: Mapping[str, str] | None
+) -> RegistryPart:
+    """The file's part written by a parse step of this run, else the file parsed here."""
+    location = (parts or {}).get(item.path)
+    if location is not None:
+        return part_from_parquet(source.object_store.read_bytes(location))
+    return parse_source_file(source.registry, item, source.read(item))
 
 
-def _read_full(source: RegistrySource, files: list[SourceFile], candidate: Candidate) -> np.ndarray:
-    parts: list[ParsedNumbers] = []
+def _replay(candidate: Candidate, part: RegistryPart) -> list[PartSegment]:
+    """Record the part's file on the candidate; its segments unless the file was unreadable."""
+    candidate.source_files.append(part.source_file)
+    if part.unreadable is not None:
+        reason_code, detail = part.unreadable
+        candidate.unreadable_files += 1
+        path = str(part.source_file["path"])
+        candidate.quarantine.append(QuarantineEntry(path, None, reason_code, detail))
+        return []
+    return part.segments
+
+
+def _read_full(
+    source: RegistrySource,
+    files: list[SourceFile],
+    candidate: Candidate,
+    parts: Mapping[str, str] | None,
+) -> np.ndarray:
+    parsed: list[ParsedNumbers] = []
     for item in files:
-        loaded = _load(source, item, candidate)
-        if loaded is None:
-            continue
-        for _, payload in loaded.payloads:
-            parts.append(_parse_numbers(candidate.registry, item.path, payload))
-    merged = combine(parts)
+        for segment in _replay(candidate, _part_of(source, item, parts)):
+            assert segment.parsed is not None
+            parsed.append(segment.parsed)
+    merged = combine(parsed)
     candidate.absorb(merged)
     return merged.numbers
 
 
 def _read_changes(
-    source: RegistrySource, files: list[SourceFile], candidate: Candidate
+    source: RegistrySource,
+    files: list[SourceFile],
+    candidate: Candidate,
+    parts: Mapping[str, str] | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     additions: list[ParsedNumbers] = []
     deletions: list[ParsedNumbers] = []
-    registry = candidate.registry
     for item in files:
-        loaded = _load(source, item, candidate)
-        if loaded is None:
-            continue
-        for member, payload in loaded.payloads:
-            action = change_list_action(item.name) or change_list_action(member)
-            if action is not None:
-                parsed = _parse_numbers(registry, item.path, payload)
-                (additions if action == "additions" else deletions).append(parsed)
-                candidate.absorb(parsed)
-                continue
-            if registry.file_format != "ftc_flat_zip":
+        for segment in _replay(candidate, _part_of(source, item, parts)):
+            if segment.parsed is None:
                 candidate.unreadable_files += 1
                 candidate.quarantine.append(
                     QuarantineEntry(
@@ -301,25 +314,36 @@ def _read_changes(
                     )
                 )
                 continue
-            added, deleted = parse_ftc_lines(
-                payload, calling_code=registry.calling_code, source=item.path, with_actions=True
-            )
-            additions.append(added)
-            assert deleted is not None
-            deletions.append(deleted)
-            candidate.absorb(added)
+            (additions if segment.action == ADDITIONS else deletions).append(segment.parsed)
+            if segment.absorb:
+                candidate.absorb(segment.parsed)
     return combine(additions).numbers, combine(deletions).numbers
 
 
-def _build_downloadable(
+@dataclass
+class DownloadPlan:
+    """Which full download (if any) and change-list days the next version is built from."""
+
+    base_day: str | None
+    apply_days: list[str]
+    full_days: dict[str, list[SourceFile]]
+    change_days: dict[str, list[SourceFile]]
+
+    def files(self) -> list[SourceFile]:
+        chosen = list(self.full_days[self.base_day]) if self.base_day is not None else []
+        for day in self.apply_days:
+            chosen.extend(self.change_days[day])
+        return chosen
+
+
+def _plan_downloadable(
     registry: Registry,
     source: RegistrySource,
     active: dict[str, Any] | None,
-    object_store: ObjectStoreResource,
     source_day: str,
     now: datetime,
-) -> tuple[Candidate | None, str]:
-    """The next version of a downloadable registry, or None and why there is none.
+) -> tuple[DownloadPlan | None, str]:
+    """What the next version of a downloadable registry is built from, or None and why not.
 
     Folders dated after the registry's today are left for their day unless ``source_day`` names
     one (the blocking checks then refuse data from the future).
@@ -364,18 +388,39 @@ def _build_downloadable(
                     None,
                     "up to date: no full download or change list newer than the active version",
                 )
+    return DownloadPlan(base_day, apply_days, full_days, change_days), "planned"
+
+
+def _build_downloadable(
+    registry: Registry,
+    source: RegistrySource,
+    active: dict[str, Any] | None,
+    object_store: ObjectStoreResource,
+    source_day: str,
+    now: datetime,
+    parts: Mapping[str, str] | None = None,
+) -> tuple[Candidate | None, str]:
+    """The next version of a downloadable registry, or None and why there is none.
+
+    ``parts`` maps a source path to the part a parse step wrote for it; files without one are
+    parsed here, so the result is the same either way.
+    """
+    plan, note = _plan_downloadable(registry, source, active, source_day, now)
+    if plan is None:
+        return None, note
+    base_day, apply_days = plan.base_day, plan.apply_days
     last_day = apply_days[-1] if apply_days else base_day
     assert last_day is not None
     candidate = Candidate(registry, "", date.fromisoformat(last_day), empty_numbers())
     if base_day is not None:
-        numbers = _read_full(source, full_days[base_day], candidate)
+        numbers = _read_full(source, plan.full_days[base_day], candidate, parts)
         kinds = ["full"]
     else:
         assert active is not None
         numbers = read_version(object_store, active).numbers
         kinds = []
     for day in apply_days:
-        additions, deletions = _read_changes(source, change_days[day], candidate)
+        additions, deletions = _read_changes(source, plan.change_days[day], candidate, parts)
         applied = apply_changes(numbers, additions, deletions)
         numbers = applied.numbers
         candidate.change_additions += applied.additions_applied
@@ -410,10 +455,7 @@ def _build_wash_only(
     candidate = Candidate(registry, "wash_results", today, empty_numbers())
     parsed_sets: list[WashResultSet] = []
     for item in new_files:
-        loaded = _load(source, item, candidate)
-        if loaded is None:
-            continue
-        for _, payload in loaded.payloads:
+        for _, payload in _load(source, item, candidate):
             try:
                 parsed = parse_wash_results(
                     payload, calling_code=registry.calling_code, source=item.path, latest_day=today
@@ -525,22 +567,124 @@ def _record_candidate(
     return row
 
 
-@dg.asset(
-    group_name=DNCR_GROUP,
-    kinds={"python", "parquet"},
-    tags={"cm/pii": "phone"},
-)
-def dncr_registry_snapshot(
-    context: dg.AssetExecutionContext,
+def _mapping_key(registry_id: str, index: int) -> str:
+    safe = "".join(char if char.isalnum() else "_" for char in registry_id)
+    return f"{safe}_{index:06d}"
+
+
+@dg.op(name=AREA_CODE_FILES_OP, out=dg.DynamicOut(dict), tags={"cm/pii": "phone"})
+def dncr_registry_area_code_files(
+    context: dg.OpExecutionContext,
     config: RegistryRefreshConfig,
     warehouse: WarehouseResource,
     object_store: ObjectStoreResource,
     platform_config: PlatformConfigResource,
-) -> dg.MaterializeResult:
+):
+    """One output per landed file (a full download is one zip per area code, a change list one
+    per area code and action) the next version of each downloadable registry is built from, so
+    the parse steps can run on separate workers. Wash-only registries have nothing to split;
+    with no output at all the merge step still runs, on an empty list."""
+    warehouse.assert_schema_current()
+    now = _instant(config.as_of, "as_of")
+    planned = 0
+    for registry in _selected_registries(platform_config, config.registry_ids):
+        if not registry.is_downloadable:
+            continue
+        source = RegistrySource(registry, object_store)
+        with warehouse.connect() as connection:
+            active = active_version(connection, registry.id)
+        plan, _ = _plan_downloadable(registry, source, active, config.source_day, now)
+        if plan is None:
+            continue
+        for item in plan.files():
+            described: dict[str, Any] = {"registry_id": registry.id, "path": item.path}
+            described.update(role=item.role, day=item.day, size=item.size)
+            yield dg.DynamicOutput(described, mapping_key=_mapping_key(registry.id, planned))
+            planned += 1
+    context.log.info(f"{planned} registry file(s) to parse")
+
+
+@dg.op(name=PARSE_AREA_CODE_FILE_OP, tags={"cm/pii": "phone"})
+def dncr_registry_parse_area_code_file(
+    context: dg.OpExecutionContext,
+    source_file: dict,
+    object_store: ObjectStoreResource,
+    platform_config: PlatformConfigResource,
+) -> dict:
+    """Parse one area-code file into a content-addressed part under the registry's prefix
+    (sorted int64 numbers, parse counts, kept bad lines); an existing part is reused."""
+    registries = {registry.id: registry for registry in platform_config.registries()}
+    registry = registries[str(source_file["registry_id"])]
+    item = SourceFile(
+        str(source_file["path"]),
+        str(source_file["role"]),
+        source_file["day"],
+        int(source_file["size"]),
+    )
+    source = RegistrySource(registry, object_store)
+    data = source.read(item)
+    location = part_path(registry, item, sha256_hex(data))
+    reused = object_store.exists(location)
+    if not reused:
+        part = parse_source_file(registry, item, data)
+        object_store.write_bytes(location, part_to_parquet(part))
+    context.add_output_metadata({"registry_id": registry.id, "part": location, "reused": reused})
+    return {"registry_id": registry.id, "path": item.path, "part_path": location}
+
+
+@dg.op(name=BUILD_SNAPSHOT_OP, tags={"cm/pii": "phone"})
+def dncr_registry_build_snapshot(
+    context: dg.OpExecutionContext,
+    config: RegistryRefreshConfig,
+    parts: list,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    platform_config: PlatformConfigResource,
+):
+    """Merge the parts of each registry (files without a part are parsed here) into the
+    next candidate version, exactly as a one-step parse would."""
+    part_paths: dict[str, dict[str, str]] = {}
+    for described in parts:
+        registry_parts = part_paths.setdefault(str(described["registry_id"]), {})
+        registry_parts[str(described["path"])] = str(described["part_path"])
+    metadata = _build_snapshots(
+        context, config, warehouse, object_store, platform_config, part_paths
+    )
+    return dg.Output(None, metadata=metadata)
+
+
+def _snapshot_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The snapshot's one config block feeds both the file planner and the merge step."""
+    values = {"config": dict(config)}
+    return {AREA_CODE_FILES_OP: values, BUILD_SNAPSHOT_OP: values}
+
+
+@dg.graph_asset(
+    name="dncr_registry_snapshot",
+    group_name=DNCR_GROUP,
+    kinds={"python", "parquet"},
+    tags={"cm/pii": "phone"},
+    config=dg.ConfigMapping(
+        config_fn=_snapshot_config, config_schema=RegistryRefreshConfig.to_config_schema()
+    ),
+)
+def dncr_registry_snapshot():
     """Next version of each registry as a *candidate*: sorted unique int64 E.164 numbers (and,
     for wash-only registries, each number's latest result) in Parquet, version id = a hash of
-    its content and source files,
-    with the counts its blocking checks judge. Bad lines are quarantined, never dropped."""
+    its content and source files, with the counts its blocking checks judge. Bad lines are
+    quarantined, never dropped. Parsing is split by area-code file (one dynamic step each)."""
+    files = dncr_registry_area_code_files()
+    return dncr_registry_build_snapshot(files.map(dncr_registry_parse_area_code_file).collect())
+
+
+def _build_snapshots(
+    context: dg.OpExecutionContext,
+    config: RegistryRefreshConfig,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    platform_config: PlatformConfigResource,
+    part_paths: Mapping[str, Mapping[str, str]],
+) -> dict[str, Any]:
     warehouse.assert_schema_current()
     now = _instant(config.as_of, "as_of")
     summary: dict[str, dict[str, Any]] = {}
@@ -552,7 +696,13 @@ def dncr_registry_snapshot(
             consumed = _consumed_paths(connection, registry.id)
         if registry.is_downloadable:
             candidate, note = _build_downloadable(
-                registry, source, active, object_store, config.source_day, now
+                registry,
+                source,
+                active,
+                object_store,
+                config.source_day,
+                now,
+                part_paths.get(registry.id, {}),
             )
         else:
             candidate, note = _build_wash_only(
@@ -590,15 +740,13 @@ def dncr_registry_snapshot(
                 f"{candidate.unreadable_files} unreadable file(s) quarantined"
             )
     candidates = [item for item in summary.values() if item["status"] == STATUS_CANDIDATE]
-    return dg.MaterializeResult(
-        metadata={
-            "registries": dg.MetadataValue.json(summary),
-            "candidates": len(candidates),
-            "numbers_in_candidates": sum(int(item["numbers"]) for item in candidates),
-            "bad_lines": sum(int(item["bad_lines"]) for item in candidates),
-            "duration_s": round(clock.perf_counter() - started, 2),
-        }
-    )
+    return {
+        "registries": dg.MetadataValue.json(summary),
+        "candidates": len(candidates),
+        "numbers_in_candidates": sum(int(item["numbers"]) for item in candidates),
+        "bad_lines": sum(int(item["bad_lines"]) for item in candidates),
+        "duration_s": round(clock.perf_counter() - started, 2),
+    }
 
 
 def _registered_set(content: Any) -> np.ndarray:
