@@ -151,6 +151,12 @@ def region_of(e164: str) -> str | None:
     return None if region in (None, phonenumbers.UNKNOWN_REGION) else region
 
 
+def is_valid_e164(e164: str) -> bool:
+    """Whether an E.164 string is a valid number of the region it belongs to (parsed once)."""
+    parsed = _parse_e164(e164)
+    return parsed is not None and phonenumbers.is_valid_number(parsed)
+
+
 def is_valid_for_region(e164: str, region: str) -> bool:
     """Whether a registry of ``region`` can hold this number at all."""
     parsed = _parse_e164(e164)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from cm_pipelines import landing
 from cm_pipelines.domain.keyed_hash import is_keyed_hash
-from cm_pipelines.domain.phone_numbers import is_valid_for_region, region_of
+from cm_pipelines.domain.phone_numbers import is_valid_e164
 from cm_pipelines.partitions import call_day_partitions
 from cm_pipelines.quality_checks.gx_runner import (
     ExpectationOutcome,
@@ -92,9 +92,7 @@ def external_numbers(frame: pd.DataFrame) -> pd.DataFrame:
         parts.append(subset.rename(columns={f"{side}_e164": "e164"}))
     numbers = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"e164": []})
     distinct = numbers["e164"].dropna().unique()
-    validity = {
-        n: bool(region_of(n)) and is_valid_for_region(n, region_of(n) or "") for n in distinct
-    }
+    validity = {number: is_valid_e164(number) for number in distinct}
     numbers["is_valid"] = numbers["e164"].map(validity).fillna(False).astype(bool)
     return numbers
 

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 
-SQLITE_CHUNK_ROWS = 50_000
+CHUNK_ROWS = 50_000
 
 
 def _coerce_for_table(table: sa.Table, frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
@@ -46,15 +46,16 @@ def bulk_insert(connection: sa.Connection, table: sa.Table, frame: pd.DataFrame)
     if frame.empty:
         return 0
     columns = [column.name for column in table.columns if column.name in frame.columns]
-    frame = _coerce_for_table(table, frame, columns)
     if connection.dialect.name == "postgresql":
         return _copy_postgresql(connection, table, frame, columns)
     if connection.dialect.name == "sqlite":
         return _executemany_sqlite(connection, table, frame, columns)
+    # Any other dialect: SQLAlchemy's executemany, with values shaped for its type processors.
+    frame = _coerce_for_table(table, frame, columns)
     inserted = 0
     statement = sa.insert(table)
-    for start in range(0, len(frame), SQLITE_CHUNK_ROWS):
-        chunk = frame.iloc[start : start + SQLITE_CHUNK_ROWS]
+    for start in range(0, len(frame), CHUNK_ROWS):
+        chunk = frame.iloc[start : start + CHUNK_ROWS]
         connection.execute(statement, _records(chunk))
         inserted += len(chunk)
     return inserted
@@ -98,8 +99,8 @@ def _executemany_sqlite(
     cursor: Any = raw.cursor()
     inserted = 0
     try:
-        for start in range(0, len(frame), SQLITE_CHUNK_ROWS):
-            chunk = _sqlite_values(table, frame.iloc[start : start + SQLITE_CHUNK_ROWS], columns)
+        for start in range(0, len(frame), CHUNK_ROWS):
+            chunk = _sqlite_values(table, frame.iloc[start : start + CHUNK_ROWS], columns)
             cursor.executemany(insert_sql, list(chunk.itertuples(index=False, name=None)))
             inserted += len(chunk)
     finally:

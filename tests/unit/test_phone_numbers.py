@@ -140,3 +140,13 @@ def test_mask_number_keeps_country_code_and_last_three() -> None:
     assert mask_number("+6591234567") == "+65*****567"
     with pytest.raises(ValueError):
         mask_number("0491570156")
+
+
+def test_is_valid_e164_agrees_with_the_number_s_own_region() -> None:
+    from cm_pipelines.domain.phone_numbers import is_valid_e164, is_valid_for_region, region_of
+
+    for number in ("+61491570156", "+12125550147", "+6100", "0255501234", "+6591234567"):
+        region = region_of(number)
+        expected = region is not None and is_valid_for_region(number, region)
+        assert is_valid_e164(number) is expected
+    assert is_valid_e164("+61491570156") and not is_valid_e164("+6100")
