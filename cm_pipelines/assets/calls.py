@@ -50,17 +50,17 @@ def _counts_metadata(counter: Counter[str]) -> dg.MetadataValue:
 def _unknown_tenant_folders(
     object_store: ObjectStoreResource, kind: str, known: set[str], day: str
 ) -> list[QuarantineEntry]:
-    """Files landed under a tenant folder nobody configured: quarantined whole, never guessed at."""
-    entries = []
-    for item in object_store.list_files(landing.day_prefixes(kind)):
-        parts = item.path.split("/")
-        if len(parts) >= 5 and parts[3] == day and parts[2] not in known:
-            entries.append(
-                QuarantineEntry(
-                    item.path, None, "unknown_tenant", "tenant folder is not configured"
-                )
-            )
-    return entries
+    """Files landed under a tenant folder nobody configured: quarantined whole, never guessed at.
+
+    Only the tenant folders are listed, then the day's folder of each unknown one: a day's run
+    never walks the landing zone's whole history."""
+    kind_prefix = landing.day_prefixes(kind)
+    return [
+        QuarantineEntry(item.path, None, "unknown_tenant", "tenant folder is not configured")
+        for folder in object_store.list_folders(kind_prefix)
+        if folder not in known
+        for item in object_store.list_files(f"{kind_prefix}/{folder}/{day}")
+    ]
 
 
 def _existing_call_ids(

@@ -135,6 +135,21 @@ class ObjectStoreResource(dg.ConfigurableResource):
             objects.append(ObjectInfo(relative, int(info.get("size") or 0)))
         return sorted(objects, key=lambda item: item.path)
 
+    def list_folders(self, prefix: str) -> list[str]:
+        """Names of the folders directly under ``prefix`` (one level, not recursive), sorted."""
+        fs = self.filesystem()
+        full_prefix = self.full_path(prefix)
+        if self.protocol == "s3":
+            fs.invalidate_cache(full_prefix)
+        if not fs.exists(full_prefix):
+            return []
+        entries = fs.ls(full_prefix, detail=True)
+        return sorted(
+            str(entry["name"]).rstrip("/").rsplit("/", 1)[-1]
+            for entry in entries
+            if entry.get("type") == "directory"
+        )
+
     def delete(self, paths: list[str]) -> None:
         """Ask the store to delete; callers that must be sure use the purge verifier."""
         if not paths:

@@ -39,3 +39,21 @@ def test_s3_protocol_roundtrip(s3_store: ObjectStoreResource) -> None:
 def test_paths_that_leave_the_root_are_refused(local_store: ObjectStoreResource, path: str) -> None:
     with pytest.raises(UnsafeObjectPathError):
         local_store.write_bytes(path, b"x")
+
+
+def _folders(store: ObjectStoreResource) -> None:
+    store.write_bytes("landing/cdr/acme-au/2026-11-20/Master.csv", b"x")
+    store.write_bytes("landing/cdr/zeta-xx/2026-11-20/Master.csv", b"x")
+    store.write_bytes("landing/cdr/top-level-file.csv", b"x")
+    assert store.list_folders("landing/cdr") == ["acme-au", "zeta-xx"]
+    assert store.list_folders("landing/cdr/acme-au") == ["2026-11-20"]
+    assert store.list_folders("landing/nothing") == []
+
+
+def test_local_folder_lists_one_level_of_folders(local_store: ObjectStoreResource) -> None:
+    _folders(local_store)
+
+
+@pytest.mark.integration
+def test_s3_protocol_lists_one_level_of_folders(s3_store: ObjectStoreResource) -> None:
+    _folders(s3_store)
