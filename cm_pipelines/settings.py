@@ -52,6 +52,28 @@ def registries_file() -> Path:
     return Path(str(dg.EnvVar("CM_REGISTRIES_FILE").get_value(default=default)))
 
 
+INGEST_SLICE_BYTES_DEFAULT = 256 * 1024 * 1024
+
+
+class SettingError(ValueError):
+    """A deployment setting in the environment cannot be used; says which and why."""
+
+
+def ingest_slice_bytes() -> int:
+    """Landed bytes one ingestion step takes on (``CM_INGEST_SLICE_BYTES``, default 256 MiB):
+    a call day with more is split by tenant into steps that separate workers can run."""
+    value = str(dg.EnvVar("CM_INGEST_SLICE_BYTES").get_value(default="") or "").strip()
+    if not value:
+        return INGEST_SLICE_BYTES_DEFAULT
+    try:
+        parsed = int(value)
+    except ValueError:
+        parsed = 0
+    if parsed <= 0:
+        raise SettingError("CM_INGEST_SLICE_BYTES must be a positive whole number of bytes")
+    return parsed
+
+
 def normalise_database_url(url: str) -> str:
     """SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; this project ships psycopg2."""
     if url.startswith("postgresql://"):

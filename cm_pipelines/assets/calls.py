@@ -2,14 +2,13 @@
 
 Each asset reads its landing files through the object store, hands the bytes to a pure parser in
 ``cm_pipelines.domain``, and replaces its partition in the warehouse. Whatever cannot be read is
-quarantined with a reason, source file and line — nothing is silently dropped.
+quarantined with a reason, source file and line — nothing is silently dropped. A day is ingested
+by tenant slices (``tenant_slices``): the functions here ingest one slice, the tenants given.
 """
 
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -26,41 +25,24 @@ from cm_pipelines.assets.ingestion_support import (
     replace_quarantine,
     sha256_hex,
 )
+from cm_pipelines.assets.tenant_slices import (
+    SliceOutcome,
+    TenantSliceWork,
+    json_breakdown,
+    tenant_sliced_day_asset,
+)
 from cm_pipelines.domain.ai_outputs import AiOutputFormatError, parse_ai_output
 from cm_pipelines.domain.cdr import read_cdr_csv
 from cm_pipelines.domain.crm_links import CrmLinksFormatError, parse_crm_links
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.domain.transcripts import TranscriptFormatError, parse_transcript
 from cm_pipelines.domain.wav import WavFormatError, read_wav_header
-from cm_pipelines.partitions import call_day_partitions
-from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.object_store import ObjectStoreResource
 from cm_pipelines.resources.warehouse import WarehouseResource
 from cm_pipelines.tables import calls as tables
 
-CALLS_GROUP = "calls"
 CALL_KEY = ["tenant_id", "call_id"]
 ID_CHUNK = 5_000
-
-
-def _counts_metadata(counter: Counter[str]) -> dg.MetadataValue:
-    return dg.MetadataValue.json(dict(sorted(counter.items())))
-
-
-def _unknown_tenant_folders(
-    object_store: ObjectStoreResource, kind: str, known: set[str], day: str
-) -> list[QuarantineEntry]:
-    """Files landed under a tenant folder nobody configured: quarantined whole, never guessed at.
-
-    Only the tenant folders are listed, then the day's folder of each unknown one: a day's run
-    never walks the landing zone's whole history."""
-    kind_prefix = landing.day_prefixes(kind)
-    return [
-        QuarantineEntry(item.path, None, "unknown_tenant", "tenant folder is not configured")
-        for folder in object_store.list_folders(kind_prefix)
-        if folder not in known
-        for item in object_store.list_files(f"{kind_prefix}/{folder}/{day}")
-    ]
 
 
 def _existing_call_ids(
@@ -78,37 +60,20 @@ def _existing_call_ids(
     return found
 
 
-@dg.asset(
-    group_name=CALLS_GROUP,
-    partitions_def=call_day_partitions,
-    deps=["tenants"],
-    kinds={"python", "csv"},
-    tags={"cm/pii": "phone-name"},
-)
-def call_records(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    object_store: ObjectStoreResource,
-    platform_config: PlatformConfigResource,
-) -> dg.MaterializeResult:
-    """Asterisk cdr_csv call detail records of one call day, numbers normalised to E.164 with the
-    tenant's country, extensions and anonymous callers kept, direction inferred."""
-    started = time.perf_counter()
-    warehouse.assert_schema_current()
-    day_key = context.partition_key
-    day = partition_day(day_key)
-    tenants = platform_config.tenants_by_id()
+def _ingest_call_records(
+    work: TenantSliceWork, warehouse: WarehouseResource, object_store: ObjectStoreResource
+) -> SliceOutcome:
+    """Parse the slice's Master.csv files and replace those tenants' calls of the day."""
+    day = partition_day(work.day_key)
     frames: list[pd.DataFrame] = []
-    quarantined: list[QuarantineEntry] = _unknown_tenant_folders(
-        object_store, "cdr", set(tenants), day_key
-    )
-    files_read = 0
+    quarantined: list[QuarantineEntry] = []
+    outcome = SliceOutcome()
     read_tenants: set[str] = set()  # a missing file (purged, never landed) replaces nothing
-    for tenant_id, tenant in sorted(tenants.items()):
-        path = landing.cdr_file(tenant_id, day_key)
+    for tenant_id, tenant in sorted(work.tenants.items()):
+        path = landing.cdr_file(tenant_id, work.day_key)
         if not object_store.exists(path):
             continue
-        files_read += 1
+        outcome.counts["files_read"] += 1
         read_tenants.add(tenant_id)
         result = read_cdr_csv(object_store.read_bytes(path), path, {tenant_id: tenant})
         quarantined.extend(
@@ -146,7 +111,7 @@ def call_records(
                         )
                         for row in group.loc[clash].itertuples()
                     )
-            purged = purged_keys(connection, tables.calls, day, tenants.keys(), CALL_KEY)
+            purged = purged_keys(connection, tables.calls, day, work.tenants.keys(), CALL_KEY)
             if purged:
                 relanded = pd.Series(
                     [
@@ -170,36 +135,57 @@ def call_records(
                 )
             parsed = parsed.loc[keep].copy()
             parsed["partition_date"] = day
-            parsed["ingested_run_id"] = context.run.run_id
-        inserted = replace_live_partition(
-            connection, tables.calls, day, read_tenants, parsed, ["tenant_id", "call_id"]
+            parsed["ingested_run_id"] = work.run_id
+        outcome.counts["rows_inserted"] += replace_live_partition(
+            connection, tables.calls, day, read_tenants, parsed, CALL_KEY
         )
         reasons = replace_quarantine(
-            connection, "call_records", day_key, quarantined, context.run.run_id
+            connection,
+            "call_records",
+            work.day_key,
+            quarantined,
+            work.run_id,
+            tenant_ids=work.tenants.keys(),
         )
-    elapsed = time.perf_counter() - started
-    if reasons:
-        context.log.warning(
-            f"{sum(reasons.values())} CDR row(s) quarantined for {day_key}: {dict(reasons)}"
+    outcome.counts["rows_parsed"] += len(parsed)
+    outcome.counts["quarantined"] += sum(reasons.values())
+    outcome.breakdown("quarantine_reasons").update(reasons)
+    if not parsed.empty:
+        outcome.breakdown("calls_by_tenant").update(Counter(parsed["tenant_id"]))
+        outcome.breakdown("directions").update(Counter(parsed["direction"]))
+        outcome.breakdown("party_number_kinds").update(
+            Counter(parsed["src_kind"]) + Counter(parsed["dst_kind"])
         )
-    by_tenant = Counter(parsed["tenant_id"]) if not parsed.empty else Counter()
-    directions = Counter(parsed["direction"]) if not parsed.empty else Counter()
-    number_kinds = (
-        Counter(parsed["src_kind"]) + Counter(parsed["dst_kind"]) if not parsed.empty else Counter()
-    )
-    return dg.MaterializeResult(
-        metadata={
-            "rows_parsed": len(parsed),
-            "rows_inserted": inserted,
-            "rows_quarantined": sum(reasons.values()),
-            "quarantine_reasons": _counts_metadata(reasons),
-            "files_read": files_read,
-            "calls_by_tenant": _counts_metadata(by_tenant),
-            "directions": _counts_metadata(directions),
-            "party_number_kinds": _counts_metadata(number_kinds),
-            "rows_per_second": round(len(parsed) / elapsed, 1) if elapsed > 0 else 0.0,
-        }
-    )
+    return outcome
+
+
+def _call_records_metadata(total: SliceOutcome) -> dict:
+    rows = total.counts["rows_parsed"]
+    return {
+        "rows_parsed": rows,
+        "rows_inserted": total.counts["rows_inserted"],
+        "rows_quarantined": total.counts["quarantined"],
+        "files_read": total.counts["files_read"],
+        "calls_by_tenant": json_breakdown(total, "calls_by_tenant"),
+        "directions": json_breakdown(total, "directions"),
+        "party_number_kinds": json_breakdown(total, "party_number_kinds"),
+        # per second of slice work: slices on several workers overlap in wall-clock time
+        "rows_per_second": round(rows / total.seconds, 1) if total.seconds > 0 else 0.0,
+    }
+
+
+call_records = tenant_sliced_day_asset(
+    name="call_records",
+    upstream="tenants",
+    landing_kind="cdr",
+    only_landed_tenants=True,
+    ingest_slice=_ingest_call_records,
+    summarise=_call_records_metadata,
+    description="Asterisk cdr_csv call detail records of one call day, numbers normalised to "
+    "E.164 with the tenant's country, extensions and anonymous callers kept, direction inferred.",
+    kinds={"python", "csv"},
+    pii="phone-name",
+)
 
 
 def _live_call_ids(connection: sa.Connection, tenant_id: str, day: date) -> set[str]:
@@ -213,40 +199,35 @@ def _live_call_ids(connection: sa.Connection, tenant_id: str, day: date) -> set[
     return {row[0] for row in rows}
 
 
-def _catalogue_day(
-    context: dg.AssetExecutionContext,
+def _ingest_catalogue_slice(
+    work: TenantSliceWork,
     warehouse: WarehouseResource,
     object_store: ObjectStoreResource,
-    platform_config: PlatformConfigResource,
     *,
     asset_name: str,
     landing_kind: str,
     table: sa.Table,
     key_columns: list[str],
     build_row: Callable[[Tenant, str, bytes], dict],
-) -> dict[str, Any]:
+) -> SliceOutcome:
     """Shared loop of the per-object catalogues: list a day's objects per tenant, parse, link.
 
     ``build_row`` returns the row for one object, or raises ``ValueError`` whose first argument
-    is a reason code (quarantined). Returns the asset's metadata: counts per kind and reason.
+    is a reason code (quarantined).
     """
-    warehouse.assert_schema_current()
-    day_key = context.partition_key
-    day = partition_day(day_key)
-    tenants = platform_config.tenants_by_id()
-    quarantined = _unknown_tenant_folders(object_store, landing_kind, set(tenants), day_key)
+    day = partition_day(work.day_key)
+    quarantined: list[QuarantineEntry] = []
     rows: list[dict] = []
-    kinds: Counter[str] = Counter()
-    seen = 0
+    outcome = SliceOutcome()
     with warehouse.connect() as connection:
         live_calls = {
-            tenant_id: _live_call_ids(connection, tenant_id, day) for tenant_id in tenants
+            tenant_id: _live_call_ids(connection, tenant_id, day) for tenant_id in work.tenants
         }
-        purged = purged_keys(connection, table, day, tenants.keys(), key_columns)
-    for tenant_id, tenant in sorted(tenants.items()):
-        prefix = f"{landing.day_prefixes(landing_kind)}/{tenant_id}/{day_key}"
+        purged = purged_keys(connection, table, day, work.tenants.keys(), key_columns)
+    for tenant_id, tenant in sorted(work.tenants.items()):
+        prefix = f"{landing.day_prefixes(landing_kind)}/{tenant_id}/{work.day_key}"
         for item in object_store.list_files(prefix):
-            seen += 1
+            outcome.counts["objects_seen"] += 1
             data = object_store.read_bytes(item.path)
             try:
                 row = build_row(tenant, item.path, data)
@@ -282,7 +263,9 @@ def _catalogue_day(
                     )
                 )
                 continue
-            kinds[str(row.get("kind") or row.get("format") or landing_kind)] += 1
+            outcome.breakdown("kinds")[
+                str(row.get("kind") or row.get("format") or landing_kind)
+            ] += 1
             rows.append(row)
     frame = pd.DataFrame(rows)
     if not frame.empty:
@@ -300,23 +283,68 @@ def _catalogue_day(
             )
         frame = frame.loc[~duplicated]
     with warehouse.begin() as connection:
-        inserted = replace_live_partition(
-            connection, table, day, tenants.keys(), frame, key_columns
+        outcome.counts["rows_loaded"] += replace_live_partition(
+            connection, table, day, work.tenants.keys(), frame, key_columns
         )
         reasons = replace_quarantine(
-            connection, asset_name, day_key, quarantined, context.run.run_id
+            connection,
+            asset_name,
+            work.day_key,
+            quarantined,
+            work.run_id,
+            tenant_ids=work.tenants.keys(),
         )
-    if reasons:
-        context.log.warning(
-            f"{sum(reasons.values())} {asset_name} object(s) quarantined for {day_key}: {dict(reasons)}"
-        )
+    outcome.counts["quarantined"] += sum(reasons.values())
+    outcome.breakdown("quarantine_reasons").update(reasons)
+    return outcome
+
+
+def _catalogue_metadata(total: SliceOutcome) -> dict:
     return {
-        "objects_seen": seen,
-        "rows_loaded": inserted,
-        "kinds": _counts_metadata(kinds),
-        "objects_quarantined": sum(reasons.values()),
-        "quarantine_reasons": _counts_metadata(reasons),
+        "objects_seen": total.counts["objects_seen"],
+        "rows_loaded": total.counts["rows_loaded"],
+        "kinds": json_breakdown(total, "kinds"),
+        "objects_quarantined": total.counts["quarantined"],
     }
+
+
+def _catalogue_asset(
+    *,
+    name: str,
+    upstream: str,
+    landing_kind: str,
+    table: sa.Table,
+    key_columns: list[str],
+    build_row: Callable[[Tenant, str, bytes], dict],
+    description: str,
+    kinds: set[str],
+    pii: str,
+) -> dg.AssetsDefinition:
+    def ingest(
+        work: TenantSliceWork, warehouse: WarehouseResource, object_store: ObjectStoreResource
+    ) -> SliceOutcome:
+        return _ingest_catalogue_slice(
+            work,
+            warehouse,
+            object_store,
+            asset_name=name,
+            landing_kind=landing_kind,
+            table=table,
+            key_columns=key_columns,
+            build_row=build_row,
+        )
+
+    return tenant_sliced_day_asset(
+        name=name,
+        upstream=upstream,
+        landing_kind=landing_kind,
+        only_landed_tenants=False,  # every tenant: its day's catalogue is what is there now
+        ingest_slice=ingest,
+        summarise=_catalogue_metadata,
+        description=description,
+        kinds=kinds,
+        pii=pii,
+    )
 
 
 def _uniqueid_from(path: str, prefix_separator: str | None) -> str:
@@ -330,175 +358,113 @@ def _uniqueid_from(path: str, prefix_separator: str | None) -> str:
     return stem
 
 
-@dg.asset(
-    group_name=CALLS_GROUP,
-    partitions_def=call_day_partitions,
-    deps=[call_records],
+def _recording_row(_tenant: Tenant, path: str, data: bytes) -> dict:
+    if not path.endswith(".wav"):
+        raise ValueError("unexpected_file_type", "recordings must be .wav files")
+    try:
+        info = read_wav_header(data)
+    except WavFormatError as exc:
+        raise ValueError(exc.reason_code, "WAV header could not be read") from exc
+    return {
+        "call_id": _uniqueid_from(path, None),
+        "bytes": len(data),
+        "duration_s": float(info.duration_s),
+        "sample_rate": int(info.sample_rate),
+        "channels": int(info.channels),
+    }
+
+
+def _transcript_row(_tenant: Tenant, path: str, data: bytes) -> dict:
+    try:
+        parsed = parse_transcript(data)
+    except TranscriptFormatError as exc:
+        raise ValueError(exc.reason_code, "transcript JSON could not be read") from exc
+    return {
+        "call_id": _uniqueid_from(path, "_"),
+        "format": parsed.format,
+        "language": parsed.language,
+        "text": parsed.text,
+        "segments": [
+            {"start": s.start, "end": s.end, "speaker": s.speaker, "text": s.text}
+            for s in parsed.segments
+        ],
+    }
+
+
+def _ai_output_row(_tenant: Tenant, path: str, data: bytes) -> dict:
+    try:
+        parsed = parse_ai_output(data)
+    except AiOutputFormatError as exc:
+        raise ValueError(exc.reason_code, "AI output JSON could not be read") from exc
+    if not path.endswith(f"_{parsed.call_id}.json"):
+        raise ValueError("call_id_mismatch", "call_id inside the file differs from its name")
+    return {
+        "call_id": parsed.call_id,
+        "kind": parsed.kind,
+        "model": parsed.model,
+        "created_at": parsed.created_at,
+        "text": parsed.text,
+    }
+
+
+recordings = _catalogue_asset(
+    name="recordings",
+    upstream="call_records",
+    landing_kind="recordings",
+    table=tables.recordings,
+    key_columns=["tenant_id", "call_id"],
+    build_row=_recording_row,
+    description="Catalogue of call recordings (WAV named by uniqueid): object path, bytes, "
+    "sha256 and the duration read from the WAV header, linked to the call they recorded.",
     kinds={"python", "wav"},
-    tags={"cm/pii": "voice"},
+    pii="voice",
 )
-def recordings(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    object_store: ObjectStoreResource,
-    platform_config: PlatformConfigResource,
-) -> dg.MaterializeResult:
-    """Catalogue of call recordings (WAV named by uniqueid): object path, bytes, sha256 and the
-    duration read from the WAV header, linked to the call they recorded."""
 
-    def build_row(_tenant: Tenant, path: str, data: bytes) -> dict:
-        if not path.endswith(".wav"):
-            raise ValueError("unexpected_file_type", "recordings must be .wav files")
-        try:
-            info = read_wav_header(data)
-        except WavFormatError as exc:
-            raise ValueError(exc.reason_code, "WAV header could not be read") from exc
-        return {
-            "call_id": _uniqueid_from(path, None),
-            "bytes": len(data),
-            "duration_s": float(info.duration_s),
-            "sample_rate": int(info.sample_rate),
-            "channels": int(info.channels),
-        }
-
-    return dg.MaterializeResult(
-        metadata=_catalogue_day(
-            context,
-            warehouse,
-            object_store,
-            platform_config,
-            asset_name="recordings",
-            landing_kind="recordings",
-            table=tables.recordings,
-            key_columns=["tenant_id", "call_id"],
-            build_row=build_row,
-        )
-    )
-
-
-@dg.asset(
-    group_name=CALLS_GROUP,
-    partitions_def=call_day_partitions,
-    deps=[recordings],
+transcripts = _catalogue_asset(
+    name="transcripts",
+    upstream="recordings",
+    landing_kind="transcripts",
+    table=tables.transcripts,
+    key_columns=["tenant_id", "call_id"],
+    build_row=_transcript_row,
+    description="Transcripts (AWS Transcribe or Whisper JSON, detected) with text and speaker "
+    "segments normalised to one shape, linked to their call.",
     kinds={"python", "json"},
-    tags={"cm/pii": "transcript"},
+    pii="transcript",
 )
-def transcripts(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    object_store: ObjectStoreResource,
-    platform_config: PlatformConfigResource,
-) -> dg.MaterializeResult:
-    """Transcripts (AWS Transcribe or Whisper JSON, detected) with text and speaker segments
-    normalised to one shape, linked to their call."""
 
-    def build_row(_tenant: Tenant, path: str, data: bytes) -> dict:
-        try:
-            parsed = parse_transcript(data)
-        except TranscriptFormatError as exc:
-            raise ValueError(exc.reason_code, "transcript JSON could not be read") from exc
-        return {
-            "call_id": _uniqueid_from(path, "_"),
-            "format": parsed.format,
-            "language": parsed.language,
-            "text": parsed.text,
-            "segments": [
-                {"start": s.start, "end": s.end, "speaker": s.speaker, "text": s.text}
-                for s in parsed.segments
-            ],
-        }
-
-    return dg.MaterializeResult(
-        metadata=_catalogue_day(
-            context,
-            warehouse,
-            object_store,
-            platform_config,
-            asset_name="transcripts",
-            landing_kind="transcripts",
-            table=tables.transcripts,
-            key_columns=["tenant_id", "call_id"],
-            build_row=build_row,
-        )
-    )
-
-
-@dg.asset(
-    group_name=CALLS_GROUP,
-    partitions_def=call_day_partitions,
-    deps=[transcripts],
+ai_summaries = _catalogue_asset(
+    name="ai_summaries",
+    upstream="transcripts",
+    landing_kind="ai_outputs",
+    table=tables.ai_outputs,
+    key_columns=["tenant_id", "call_id", "kind"],
+    build_row=_ai_output_row,
+    description="AI call summaries and receptionist notes: derived artefacts that follow their "
+    "call's rules.",
     kinds={"python", "json"},
-    tags={"cm/pii": "free-text"},
+    pii="free-text",
 )
-def ai_summaries(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    object_store: ObjectStoreResource,
-    platform_config: PlatformConfigResource,
-) -> dg.MaterializeResult:
-    """AI call summaries and receptionist notes: derived artefacts that follow their call's rules."""
-
-    def build_row(_tenant: Tenant, path: str, data: bytes) -> dict:
-        try:
-            parsed = parse_ai_output(data)
-        except AiOutputFormatError as exc:
-            raise ValueError(exc.reason_code, "AI output JSON could not be read") from exc
-        if not path.endswith(f"_{parsed.call_id}.json"):
-            raise ValueError("call_id_mismatch", "call_id inside the file differs from its name")
-        return {
-            "call_id": parsed.call_id,
-            "kind": parsed.kind,
-            "model": parsed.model,
-            "created_at": parsed.created_at,
-            "text": parsed.text,
-        }
-
-    return dg.MaterializeResult(
-        metadata=_catalogue_day(
-            context,
-            warehouse,
-            object_store,
-            platform_config,
-            asset_name="ai_summaries",
-            landing_kind="ai_outputs",
-            table=tables.ai_outputs,
-            key_columns=["tenant_id", "call_id", "kind"],
-            build_row=build_row,
-        )
-    )
 
 
-@dg.asset(
-    group_name=CALLS_GROUP,
-    partitions_def=call_day_partitions,
-    deps=[call_records],
-    kinds={"python", "csv"},
-    tags={"cm/pii": "phone-email"},
-)
-def crm_links(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    object_store: ObjectStoreResource,
-    platform_config: PlatformConfigResource,
-) -> dg.MaterializeResult:
-    """Links between calls and CRM records (system, record id, contact phone and email)."""
-    warehouse.assert_schema_current()
-    day_key = context.partition_key
-    day = partition_day(day_key)
-    tenants = platform_config.tenants_by_id()
-    quarantined = _unknown_tenant_folders(object_store, "crm", set(tenants), day_key)
+def _ingest_crm_links(
+    work: TenantSliceWork, warehouse: WarehouseResource, object_store: ObjectStoreResource
+) -> SliceOutcome:
+    """Parse the slice's CRM link files and replace those tenants' links of the day."""
+    day = partition_day(work.day_key)
+    quarantined: list[QuarantineEntry] = []
     rows: list[dict] = []
-    files_read = 0
+    outcome = SliceOutcome()
     with warehouse.connect() as connection:
         live_calls = {
-            tenant_id: _live_call_ids(connection, tenant_id, day) for tenant_id in tenants
+            tenant_id: _live_call_ids(connection, tenant_id, day) for tenant_id in work.tenants
         }
     read_tenants: set[str] = set()  # a missing file (purged, never landed) replaces nothing
-    for tenant_id, tenant in sorted(tenants.items()):
-        path = landing.crm_links_file(tenant_id, day_key)
+    for tenant_id, tenant in sorted(work.tenants.items()):
+        path = landing.crm_links_file(tenant_id, work.day_key)
         if not object_store.exists(path):
             continue
-        files_read += 1
+        outcome.counts["files_read"] += 1
         read_tenants.add(tenant_id)
         try:
             result = parse_crm_links(object_store.read_bytes(path), path, tenant.country)
@@ -558,19 +524,41 @@ def crm_links(
         )
         frame = frame.loc[~duplicated]
     with warehouse.begin() as connection:
-        inserted = replace_live_partition(
+        outcome.counts["links_loaded"] += replace_live_partition(
             connection, tables.crm_links, day, read_tenants, frame, key
         )
         reasons = replace_quarantine(
-            connection, "crm_links", day_key, quarantined, context.run.run_id
+            connection,
+            "crm_links",
+            work.day_key,
+            quarantined,
+            work.run_id,
+            tenant_ids=work.tenants.keys(),
         )
-    systems = Counter(frame["crm_system"]) if not frame.empty else Counter()
-    return dg.MaterializeResult(
-        metadata={
-            "files_read": files_read,
-            "links_loaded": inserted,
-            "crm_systems": _counts_metadata(systems),
-            "rows_quarantined": sum(reasons.values()),
-            "quarantine_reasons": _counts_metadata(reasons),
-        }
-    )
+    outcome.counts["quarantined"] += sum(reasons.values())
+    outcome.breakdown("quarantine_reasons").update(reasons)
+    if not frame.empty:
+        outcome.breakdown("crm_systems").update(Counter(frame["crm_system"]))
+    return outcome
+
+
+def _crm_links_metadata(total: SliceOutcome) -> dict:
+    return {
+        "files_read": total.counts["files_read"],
+        "links_loaded": total.counts["links_loaded"],
+        "crm_systems": json_breakdown(total, "crm_systems"),
+        "rows_quarantined": total.counts["quarantined"],
+    }
+
+
+crm_links = tenant_sliced_day_asset(
+    name="crm_links",
+    upstream="call_records",
+    landing_kind="crm",
+    only_landed_tenants=True,
+    ingest_slice=_ingest_crm_links,
+    summarise=_crm_links_metadata,
+    description="Links between calls and CRM records (system, record id, contact phone and email).",
+    kinds={"python", "csv"},
+    pii="phone-email",
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -63,14 +63,38 @@ def replace_quarantine(
     partition_key: str,
     entries: Sequence[QuarantineEntry],
     run_id: str | None,
+    *,
+    tenant_ids: Collection[str] | None = None,
+    other_than_tenants: Collection[str] | None = None,
 ) -> Counter[str]:
-    """Quarantine of one asset partition is replaced as a whole, like the partition itself."""
-    lock_partition(connection, partition_key, scope=f"quarantine:{asset_name}")
-    connection.execute(
-        sa.delete(quarantine).where(
-            quarantine.c.asset == asset_name, quarantine.c.partition_key == partition_key
-        )
+    """Quarantine of one asset partition is replaced as a whole, like the partition itself.
+
+    A step that ingests only some tenants of a partition replaces only their rows
+    (``tenant_ids``); the step that finishes the partition replaces the rest: rows with no
+    tenant (files under an unknown tenant folder) and tenants no step ingested
+    (``other_than_tenants``).
+    """
+    if tenant_ids is not None and other_than_tenants is not None:
+        raise ValueError("give tenant_ids or other_than_tenants, not both")
+    scope: sa.ColumnElement[bool] = sa.and_(
+        quarantine.c.asset == asset_name, quarantine.c.partition_key == partition_key
     )
+    if tenant_ids is not None:
+        for tenant_id in sorted(set(tenant_ids)):
+            lock_partition(connection, f"{partition_key}:{tenant_id}", f"quarantine:{asset_name}")
+        scope = sa.and_(scope, quarantine.c.tenant_id.in_(sorted(set(tenant_ids))))
+    elif other_than_tenants is not None:
+        lock_partition(connection, f"{partition_key}:*", f"quarantine:{asset_name}")
+        scope = sa.and_(
+            scope,
+            sa.or_(
+                quarantine.c.tenant_id.is_(None),
+                quarantine.c.tenant_id.not_in(sorted(set(other_than_tenants))),
+            ),
+        )
+    else:
+        lock_partition(connection, partition_key, scope=f"quarantine:{asset_name}")
+    connection.execute(sa.delete(quarantine).where(scope))
     now = datetime.now(UTC)
     if entries:
         connection.execute(
@@ -110,10 +134,11 @@ def replace_live_partition(
     Rows that retention purged or a DSAR erased (``deleted_at`` or ``erased_at`` set) are kept
     as they are: re-ingesting a day must never resurrect data that was deleted on purpose.
     """
-    lock_partition(connection, partition_date.isoformat())
     tenant_list = sorted(set(tenant_ids))
     if not tenant_list:
         return 0
+    for tenant_id in tenant_list:  # always in this order: two writers never wait on each other
+        lock_partition(connection, f"{partition_date.isoformat()}:{tenant_id}")
     live: sa.ColumnElement[bool] = table.c.deleted_at.is_(None)
     if "erased_at" in table.c:
         live = sa.and_(live, table.c.erased_at.is_(None))

@@ -1,8 +1,9 @@
 """Two runs that touch the same data at once cannot corrupt each other.
 
-Database guard: two ``cm launch`` processes ingest the same call day on PostgreSQL, forced into
-the worst overlap — both hold an open write transaction and wait on the day's advisory lock at
-the same moment — and the warehouse ends exactly as after one clean run.
+Database guard: two ``cm launch`` processes ingest the same call day on PostgreSQL, one in a
+step per tenant and one in a single slice, forced into the worst overlap — both hold an open
+write transaction and wait on the same (day, tenant) advisory lock at the same moment — and the
+warehouse ends exactly as after one clean run.
 Run queue: the instance files keep two runs of one tenant (``cm/exclusive_tenant``) or, in
 production, of one partition apart, while runs of other tenants or days go side by side.
 """
@@ -83,21 +84,25 @@ def test_two_runs_of_one_call_day_at_once_leave_one_clean_copy(
     try:
         with engine.connect() as holder:
             transaction = holder.begin()
+            first_tenant = sorted(world.calls_by_tenant)[0]
             holder.execute(
                 sa.text("SELECT pg_advisory_xact_lock(:key)"),
-                {"key": advisory_lock_key("ingestion", DAY.isoformat())},
+                {"key": advisory_lock_key("ingestion", f"{DAY.isoformat()}:{first_tenant}")},
             )
-            for _ in range(2):
+            for slice_bytes in ("1", ""):  # a slice per tenant; the whole day in one slice
                 runs.append(
-                    start_cm(["launch", "call_ingestion_job", "--partition", str(DAY)], env)
+                    start_cm(
+                        ["launch", "call_ingestion_job", "--partition", str(DAY)],
+                        env | {"CM_INGEST_SLICE_BYTES": slice_bytes},
+                    )
                 )
             wait_until(
                 lambda: _waiting_on_advisory_locks(engine) == 2,
                 timeout_s=90,
-                what="both runs to wait on the call day's lock inside their write transactions",
+                what="both runs to wait on a tenant's lock inside their write transactions",
                 processes=tuple(runs),
             )
-            transaction.commit()  # both now race for the day; the lock makes them take turns
+            transaction.commit()  # both now race for the tenant; the lock makes them take turns
         outcomes = [finish_cm(run, timeout_s=90)[0] for run in runs]
     finally:
         for run in runs:
