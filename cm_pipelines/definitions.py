@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cm_pipelines.assets import calls, tenants
+from cm_pipelines.assets import call_volumes, calls, tenants
 from cm_pipelines.assets import dncr as dncr_assets
 from cm_pipelines.assets import dsar as dsar_assets
 from cm_pipelines.assets import retention as retention_assets
@@ -20,7 +20,15 @@ from cm_pipelines.resources import default_resources
 from cm_pipelines.schedules import ALL_SCHEDULES
 from cm_pipelines.sensors import ALL_SENSORS
 
-ASSET_MODULES = [tenants, calls, dncr_assets, trust_assets, retention_assets, dsar_assets]
+ASSET_MODULES = [
+    tenants,
+    calls,
+    call_volumes,
+    dncr_assets,
+    trust_assets,
+    retention_assets,
+    dsar_assets,
+]
 CHECK_MODULES = [call_checks, dncr_checks, trust_checks, retention_checks, dsar_assets]
 
 install_log_redaction()  # context.log, cm_pipelines loggers and stored step errors

@@ -21,6 +21,14 @@ call_ingestion_job = dg.define_asset_job(
     tags={"cm/capability": "ingestion"},
 )
 
+call_volumes_job = dg.define_asset_job(
+    name="call_volumes_job",
+    selection=dg.AssetSelection.assets("call_day_volumes"),
+    partitions_def=call_day_partitions,
+    description="Recount daily call volumes per tenant; a backfill covers its range in one run.",
+    tags={"cm/capability": "ingestion"},
+)
+
 trust_daily_job = dg.define_asset_job(
     name="trust_daily_job",
     selection=dg.AssetSelection.groups("trust"),
@@ -89,6 +97,7 @@ dncr_wash_job = dg.define_asset_job(
 ALL_JOBS: list = [
     tenants_sync_job,
     call_ingestion_job,
+    call_volumes_job,
     trust_daily_job,
     retention_states_job,
     retention_purge_job,

@@ -10,3 +10,7 @@ call_day_partitions = dg.DailyPartitionsDefinition(start_date=CALL_DAY_START, en
 """One partition per call day (the PBX's daily CDR rotation); today's is open for late files."""
 
 call_day_backfill = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+"""Ingestion: a run per call day, so a backfill over months spreads over runs and workers."""
+
+call_day_range_backfill = dg.BackfillPolicy.single_run()
+"""Aggregates over call days: one run covers the whole range (one query, one transaction)."""

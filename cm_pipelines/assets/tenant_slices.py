@@ -26,7 +26,7 @@ from cm_pipelines import landing, settings
 from cm_pipelines.assets.ingestion_support import QuarantineEntry, replace_quarantine
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.domain.work_slices import plan_tenant_slices
-from cm_pipelines.partitions import call_day_partitions
+from cm_pipelines.partitions import call_day_backfill, call_day_partitions
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.object_store import ObjectStoreResource
 from cm_pipelines.resources.warehouse import WarehouseResource
@@ -234,6 +234,7 @@ def tenant_sliced_day_asset(
         description=description,
         group_name=CALLS_GROUP,
         partitions_def=call_day_partitions,
+        backfill_policy=call_day_backfill,
         ins={"upstream": dg.AssetIn(upstream, dagster_type=dg.Nothing)},
         kinds=kinds,
         tags={"cm/pii": pii},

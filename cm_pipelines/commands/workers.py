@@ -99,7 +99,8 @@ def _echo_runs(runs: list[Any], executor: str) -> None:
 def backfill_command(
     job_name: str, first: str, last: str, parallel: int, tags: tuple[str, ...], run_config: str
 ) -> None:
-    """One run per partition from --from to --to, through the deployment's executor."""
+    """Runs from --from to --to through the deployment's executor, split as the job's backfill
+    policy says: a run per call day for ingestion, one run for the range for call volumes."""
     from cm_pipelines.instance import get_instance
     from cm_pipelines.launch import LaunchError, backfill, partition_keys_between
 

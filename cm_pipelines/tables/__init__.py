@@ -5,7 +5,14 @@ migrated schema with this metadata so the two never drift apart. Importing this 
 registers every table module on ``metadata``.
 """
 
-from cm_pipelines.tables import audit, calls, dncr, dsar, retention  # noqa: F401  (register tables)
+from cm_pipelines.tables import (  # noqa: F401  (register tables)
+    audit,
+    calls,
+    dncr,
+    dsar,
+    retention,
+    volumes,
+)
 from cm_pipelines.tables.base import metadata
 
 __all__ = ["metadata"]

@@ -1,0 +1,131 @@
+"""Daily call volumes per tenant: the one call-day asset a backfill covers in a single run.
+
+Ingestion is one run per call day so a month spreads over workers; this asset is a handful of
+GROUP BY queries over whatever range it is given, so a year of days costs one run and one
+transaction instead of 365 (``BackfillPolicy.single_run``). The daily ingestion run refreshes its
+own day; ``call_volumes_job`` (or a UI backfill) recomputes any range, e.g. after a purge.
+"""
+
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import sqlalchemy as sa
+
+from cm_pipelines.assets.ingestion_support import lock_partition
+from cm_pipelines.domain.call_volumes import assemble_day_volumes, volume_totals
+from cm_pipelines.partitions import call_day_partitions, call_day_range_backfill
+from cm_pipelines.resources.warehouse import WarehouseResource
+from cm_pipelines.tables import calls as tables
+from cm_pipelines.tables.volumes import call_day_volumes as volumes_table
+
+INGESTION_ASSETS = ("call_records", "recordings", "transcripts", "ai_summaries", "crm_links")
+
+Measured = list[tuple[str, date, int]]
+
+
+def _live(table: sa.Table) -> sa.ColumnElement[bool]:
+    condition: sa.ColumnElement[bool] = table.c.deleted_at.is_(None)
+    if "erased_at" in table.c:
+        condition = sa.and_(condition, table.c.erased_at.is_(None))
+    return condition
+
+
+def _grouped(
+    connection: sa.Connection,
+    table: sa.Table,
+    value: sa.ColumnElement,
+    first: date,
+    last: date,
+    *extra: sa.ColumnElement[bool],
+) -> Measured:
+    query = (
+        sa.select(table.c.tenant_id, table.c.partition_date, value)
+        .where(table.c.partition_date.between(first, last), _live(table), *extra)
+        .group_by(table.c.tenant_id, table.c.partition_date)
+    )
+    return [
+        (str(tenant), day, int(amount or 0)) for tenant, day, amount in connection.execute(query)
+    ]
+
+
+def measure_call_volumes(connection: sa.Connection, first: date, last: date) -> dict[str, Measured]:
+    """Each volume measure of the range, per tenant and call day, from live rows only."""
+    calls, recordings = tables.calls, tables.recordings
+    count = sa.func.count()
+    measured = {
+        "calls": _grouped(connection, calls, count, first, last),
+        "answered_calls": _grouped(
+            connection, calls, count, first, last, calls.c.answered_at.is_not(None)
+        ),
+        "billed_seconds": _grouped(connection, calls, sa.func.sum(calls.c.billsec_s), first, last),
+        "recordings": _grouped(connection, recordings, count, first, last),
+        "recording_bytes": _grouped(
+            connection, recordings, sa.func.sum(recordings.c.bytes), first, last
+        ),
+        "transcripts": _grouped(connection, tables.transcripts, count, first, last),
+        "ai_outputs": _grouped(connection, tables.ai_outputs, count, first, last),
+        "crm_links": _grouped(connection, tables.crm_links, count, first, last),
+    }
+    quarantine = tables.quarantine
+    rows = connection.execute(
+        sa.select(quarantine.c.tenant_id, quarantine.c.partition_key, count)
+        .where(
+            quarantine.c.asset.in_(INGESTION_ASSETS),
+            quarantine.c.partition_key.between(first.isoformat(), last.isoformat()),
+            quarantine.c.tenant_id.is_not(None),  # files of unknown tenants belong to no one
+            quarantine.c.purged_at.is_(None),
+        )
+        .group_by(quarantine.c.tenant_id, quarantine.c.partition_key)
+    )
+    measured["quarantined_items"] = [
+        (str(tenant), date.fromisoformat(str(day)), int(amount)) for tenant, day, amount in rows
+    ]
+    return measured
+
+
+@dg.asset(
+    group_name="calls",
+    partitions_def=call_day_partitions,
+    backfill_policy=call_day_range_backfill,
+    deps=list(INGESTION_ASSETS),
+    kinds={"python", "sql"},
+    tags={"cm/pii": "none"},
+)
+def call_day_volumes(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Per tenant and call day: calls, answered calls, billed seconds, recordings and their
+    bytes, transcripts, AI outputs, CRM links and quarantined items, counted from live rows."""
+    warehouse.assert_schema_current()
+    key_range = context.partition_key_range
+    first, last = date.fromisoformat(key_range.start), date.fromisoformat(key_range.end)
+    with warehouse.begin() as connection:
+        # one writer at a time: two overlapping ranges would each delete, then both insert
+        lock_partition(connection, "all", scope="call_day_volumes")
+        volumes = assemble_day_volumes(measure_call_volumes(connection, first, last))
+        connection.execute(
+            sa.delete(volumes_table).where(volumes_table.c.call_day.between(first, last))
+        )
+        if volumes:
+            computed_at = datetime.now(UTC)
+            connection.execute(
+                sa.insert(volumes_table),
+                [
+                    volume.as_row() | {"computed_at": computed_at, "run_id": context.run.run_id}
+                    for volume in volumes
+                ],
+            )
+    totals = volume_totals(volumes)
+    context.log.info(
+        f"call volumes for {key_range.start}..{key_range.end}: {len(volumes)} tenant-day(s)"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "first_day": key_range.start,
+            "last_day": key_range.end,
+            "days_covered": (last - first).days + 1,
+            "tenant_days": len(volumes),
+            "tenants": len({volume.tenant_id for volume in volumes}),
+        }
+        | totals
+    )
