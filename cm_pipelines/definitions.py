@@ -39,6 +39,6 @@ defs = dg.Definitions(
     jobs=ALL_JOBS,
     schedules=ALL_SCHEDULES,
     sensors=ALL_SENSORS,
-    resources=default_resources(),
+    resources=default_resources(),  # CM_IO_STORAGE: filesystem (default) or object_store
     executor=executor_for_deployment(),  # CM_EXECUTOR: default, multiprocess, celery, k8s
 )

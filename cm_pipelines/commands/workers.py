@@ -43,10 +43,12 @@ def _parse_run_config(value: str | None) -> dict[str, Any]:
 
 def _check_executor() -> str:
     from cm_pipelines.executors import ExecutorConfigError, executor_mode
+    from cm_pipelines.resources.io_storage import IOStorageConfigError, io_storage_mode
 
     try:
+        io_storage_mode()
         return executor_mode()
-    except ExecutorConfigError as exc:
+    except (ExecutorConfigError, IOStorageConfigError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -66,10 +68,12 @@ def worker_command(name: str, concurrency: int, pool: str, loglevel: str) -> Non
     from cm_pipelines.executors import ExecutorConfigError, celery_executor_config
     from cm_pipelines.executors import celery_worker_command as build_command
     from cm_pipelines.instance import prepare_dagster_home
+    from cm_pipelines.resources.io_storage import IOStorageConfigError, io_storage_mode
 
     try:
         celery_executor_config()
-    except ExecutorConfigError as exc:
+        io_storage_mode()
+    except (ExecutorConfigError, IOStorageConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     home = prepare_dagster_home()
     command = build_command(name, concurrency=concurrency, loglevel=loglevel, pool=pool)

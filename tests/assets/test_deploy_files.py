@@ -40,6 +40,7 @@ def test_kubernetes_values_run_this_code_location_with_production_limits() -> No
     assert deployment["dagsterApiGrpcArgs"] == ["--module-name", module]
     env = {item["name"]: item["value"] for item in deployment["env"]}
     assert env["CM_EXECUTOR"] == "k8s"
+    assert env["CM_IO_STORAGE"] == "object_store"  # step pods share no DAGSTER_HOME
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     assert values["postgresql"]["postgresqlScheme"] == "postgresql+psycopg2"
     assert values["computeLogManager"]["type"] == "S3ComputeLogManager"

@@ -1,15 +1,20 @@
-"""The same jobs on two Celery workers: an ingestion backfill over several call days and a
-tenant-scoped retention purge, with Dagster's run and event storage and the warehouse on
-PostgreSQL and the landing zone on an S3-protocol server. Steps must have run on both workers
-(and nowhere else), and the warehouse must end exactly as after an in-process run of the same
-world. Under CI=true a missing broker fails the test."""
+"""The same jobs on two Celery workers: an ingestion backfill over several call days, a
+tenant-scoped retention purge and a DSAR objection, with Dagster's run and event storage and the
+warehouse on PostgreSQL and the landing zone on an S3-protocol server. Steps must have run on
+both workers (and nowhere else), and the warehouse must end exactly as after an in-process run
+of the same world. Values passed between steps go through the bucket (``CM_IO_STORAGE=
+object_store``), not through ``$DAGSTER_HOME/storage``. Under CI=true a missing broker fails
+the test."""
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import unquote
 
 import dagster as dg
 import pytest
@@ -41,6 +46,9 @@ PURGED_TENANT = "gamma-sg"
 PURGE_CONFIG = {
     "ops": {"retention_purge_plan": {"config": {"tenant": PURGED_TENANT, "max_tenant_share": 1.0}}}
 }
+# an objection only adds a suppression entry: the compared tables stay as in the reference
+OBJECTING_TENANT = "beta-us"
+DSAR_STEPS = ("dsar_gate", "dsar_locate", "dsar_execute", "dsar_verify")
 WORKER_NAMES = ("cm-a", "cm-b")
 
 
@@ -66,12 +74,48 @@ def _where_steps_ran(instance: dg.DagsterInstance, run_id: str) -> tuple[set[str
     return workers, pids
 
 
+def _stored_run_outputs(store, run_id: str) -> dict[tuple[str, str], list[object]]:
+    """(step key, output name) -> the values the IO manager stored in the bucket for a run."""
+    from cm_pipelines.resources.io_storage import DEFAULT_IO_PREFIX
+
+    prefix = f"{DEFAULT_IO_PREFIX}/runs/{run_id}"
+    stored: dict[tuple[str, str], list[object]] = {}
+    for item in store.list_files(prefix):
+        step_key, output_name = (
+            unquote(part) for part in item.path[len(prefix) + 1 :].split("/")[:2]
+        )
+        stored.setdefault((step_key, output_name), []).append(
+            pickle.loads(store.read_bytes(item.path))
+        )
+    return stored
+
+
+def _handed_over(instance: dg.DagsterInstance, run_id: str) -> set[tuple[str, str]]:
+    """(upstream step key, output name) of every input a step of the run loaded through the
+    IO manager from another step of the same run."""
+    handed: set[tuple[str, str]] = set()
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or event.event_type_value != "LOADED_INPUT":
+            continue
+        data = event.event_specific_data
+        if data.manager_key == "io_manager" and data.upstream_step_key:  # type: ignore[union-attr]
+            handed.add((data.upstream_step_key, data.upstream_output_name))  # type: ignore[union-attr]
+    return handed
+
+
 def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
     monkeypatch, tmp_path, postgres_url, second_postgres_url, reference_postgres_url, s3_endpoint
 ) -> None:
+    from cm_pipelines.assets.dsar import fulfilment_run_config
     from cm_pipelines.commands.core import generate, initialise
     from cm_pipelines.instance import get_instance, run_job
-    from cm_pipelines.resources import ObjectStoreResource, WarehouseResource
+    from cm_pipelines.resources import (
+        ObjectStoreResource,
+        PlatformConfigResource,
+        WarehouseResource,
+    )
+    from tests.assets.dsar_helpers import submit
 
     broker_or_fail(BROKER_URL)
     key_prefix = unique_key_prefix()
@@ -91,15 +135,24 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
             "CM_EXECUTOR": "celery",
             "CM_CELERY_BROKER_URL": BROKER_URL,
             "CM_CELERY_KEY_PREFIX": key_prefix,
+            # the workers and `cm` read it from this environment, as on separate machines
+            "CM_IO_STORAGE": "object_store",
         },
     )
     initialise()
     world = generate(SEED, CALLS, None, True, DAYS, start)
     assert world.calls_by_tenant.get(PURGED_TENANT)
+    objector = next(s for s in world.subjects if s["tenant_id"] == OBJECTING_TENANT)
+    request_id = submit(
+        {"warehouse": WarehouseResource(), "platform_config": PlatformConfigResource()},
+        OBJECTING_TENANT,
+        "objection",
+        [("phone", objector["e164"])],
+    )
 
     env = dict(os.environ)
     pool = WorkerPool(tmp_path, env)
-    backfill = None
+    backfill = dsar = None
     try:
         for name in WORKER_NAMES:
             pool.start(name)
@@ -114,6 +167,17 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
                 days[-1],
                 "--parallel",
                 "2",
+            ],
+            env,
+        )
+        # and an op job (gate -> locate -> execute -> verify -> complete): its steps hand the
+        # request id to each other through the bucket
+        dsar = start_cm(
+            [
+                "launch",
+                "dsar_fulfillment_job",
+                "--run-config",
+                json.dumps(fulfilment_run_config(request_id)),
             ],
             env,
         )
@@ -140,6 +204,7 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
 
         pool.wait_ready()
         backfill_runs = finish_cm(backfill, timeout_s=120)
+        dsar_runs = finish_cm(dsar, timeout_s=60)
         purge_runs = finish_cm(
             start_cm(
                 [
@@ -155,19 +220,21 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
             timeout_s=90,
         )
     finally:
-        stop_cm(backfill)
+        for process in (backfill, dsar):
+            stop_cm(process)
         pool.stop()
         forget_broker_keys(BROKER_URL, key_prefix)
 
     assert [run["partition"] for run in backfill_runs] == days
-    assert all(run["success"] and run["executor"] == "celery" for run in backfill_runs + purge_runs)
+    launched = backfill_runs + purge_runs + dsar_runs
+    assert all(run["success"] and run["executor"] == "celery" for run in launched)
 
     instance = get_instance()
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
     worker_pids = {worker.process.pid for worker in pool.workers}
     seen_workers: set[str] = set()
     seen_pids: set[int] = set()
-    for run in backfill_runs + purge_runs:
+    for run in launched:
         record = instance.get_run_record_by_id(run["run_id"])
         assert record is not None and record.dagster_run.is_success
         workers, pids = _where_steps_ran(instance, run["run_id"])
@@ -179,6 +246,19 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
     assert purge_run.dagster_run.tags["cm/exclusive_tenant"] == PURGED_TENANT
     assert {node.split("@", 1)[0] for node in seen_workers} == set(WORKER_NAMES)
     assert seen_pids == worker_pids, "every step ran in a worker, and both workers ran steps"
+
+    # Values passed between steps went through the bucket, never through DAGSTER_HOME
+    bucket = ObjectStoreResource(url=distributed["CM_STORAGE_URL"], s3_endpoint_url=s3_endpoint)
+    dsar_run_id = dsar_runs[0]["run_id"]
+    dsar_outputs = _stored_run_outputs(bucket, dsar_run_id)
+    assert dsar_outputs == {(step, "result"): [request_id] for step in DSAR_STEPS}
+    assert _handed_over(instance, dsar_run_id) == set(dsar_outputs)
+    default_storage = Path(os.environ["DAGSTER_HOME"]) / "storage"  # Dagster's default IO
+    for run in launched:
+        handed = _handed_over(instance, run["run_id"])
+        assert handed <= set(_stored_run_outputs(bucket, run["run_id"])), run["job"]
+        for step_key, output_name in handed:
+            assert not (default_storage / run["run_id"] / step_key / output_name).exists()
 
     distributed_state = snapshot(postgres_url)
     reference_state = snapshot(reference_postgres_url)
