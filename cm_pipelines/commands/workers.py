@@ -46,10 +46,24 @@ def _check_executor() -> str:
     from cm_pipelines.resources.io_storage import IOStorageConfigError, io_storage_mode
 
     try:
-        io_storage_mode()
-        return executor_mode()
+        storage = io_storage_mode()
+        mode = executor_mode()
     except (ExecutorConfigError, IOStorageConfigError) as exc:
         raise click.ClickException(str(exc)) from None
+    _warn_if_outputs_stay_local(mode, storage)
+    return mode
+
+
+def _warn_if_outputs_stay_local(executor: str, io_storage: str) -> None:
+    """Steps on several machines hand values over through storage they all reach; Dagster's
+    default folder under DAGSTER_HOME is reachable only when DAGSTER_HOME is shared."""
+    if executor in ("celery", "k8s") and io_storage == "filesystem":
+        click.echo(
+            f"warning: CM_EXECUTOR={executor} with CM_IO_STORAGE=filesystem: steps on other "
+            "machines cannot read each other's outputs unless DAGSTER_HOME is shared; "
+            "set CM_IO_STORAGE=object_store",
+            err=True,
+        )
 
 
 @click.command("worker")
@@ -72,9 +86,10 @@ def worker_command(name: str, concurrency: int, pool: str, loglevel: str) -> Non
 
     try:
         celery_executor_config()
-        io_storage_mode()
+        storage = io_storage_mode()
     except (ExecutorConfigError, IOStorageConfigError) as exc:
         raise click.ClickException(str(exc)) from None
+    _warn_if_outputs_stay_local("celery", storage)
     home = prepare_dagster_home()
     command = build_command(name, concurrency=concurrency, loglevel=loglevel, pool=pool)
     env = dict(os.environ, DAGSTER_HOME=str(home))

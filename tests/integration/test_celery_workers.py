@@ -124,6 +124,8 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
     distributed = {
         "CM_WAREHOUSE_URL": postgres_url,
         "CM_STORAGE_URL": f"s3://{make_bucket(s3_endpoint)}/cm",
+        # every tenant is a "large" tenant: each call day is ingested a step per tenant
+        "CM_INGEST_SLICE_BYTES": "1",
     }
     apply_env(
         monkeypatch,
@@ -188,6 +190,7 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
             "CM_STORAGE_URL": f"s3://{make_bucket(s3_endpoint)}/cm",
         }
         apply_env(monkeypatch, reference)
+        monkeypatch.delenv("CM_INGEST_SLICE_BYTES")  # the reference ingests each day in one step
         WarehouseResource().upgrade()
         reference_instance = dg.DagsterInstance.ephemeral()
         assert run_job("tenants_sync_job", instance=reference_instance).success
@@ -241,6 +244,16 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
         assert workers and pids, f"run {run['run_id']} executed no step on a worker"
         seen_workers |= workers
         seen_pids |= pids
+    tenants_per_day = len(world.calls_by_tenant)
+    for run in backfill_runs:
+        slice_steps = [
+            event.step_key
+            for event in instance.all_logs(run["run_id"])
+            if event.dagster_event is not None
+            and event.dagster_event.event_type_value == "STEP_SUCCESS"
+            and "call_records_ingest_tenant_slice[" in str(event.dagster_event.step_key)
+        ]
+        assert len(slice_steps) == tenants_per_day, "a call day is split into a step per tenant"
     purge_run = instance.get_run_record_by_id(purge_runs[0]["run_id"])
     assert purge_run is not None
     assert purge_run.dagster_run.tags["cm/exclusive_tenant"] == PURGED_TENANT
