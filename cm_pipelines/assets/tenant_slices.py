@@ -59,7 +59,6 @@ class TenantSliceWork:
     day_key: str
     tenants: Mapping[str, Tenant]
     run_id: str
-    log: Any
 
 
 def landed_bytes_by_tenant(
@@ -172,7 +171,7 @@ def tenant_sliced_day_asset(
         }
         started = time.perf_counter()
         outcome = ingest_slice(
-            TenantSliceWork(context.partition_key, tenants, context.run.run_id, context.log),
+            TenantSliceWork(context.partition_key, tenants, context.run.run_id),
             warehouse,
             object_store,
         )

@@ -338,3 +338,20 @@ def test_block_groups_walks_few_blocks_and_scans_many() -> None:
     scanned = rs.block_groups(numbers, max_walk=1)
     for starts, ends in (walked, scanned):
         assert starts.tolist() == [0, 2, 3] and ends.tolist() == [2, 3, 5]
+
+
+def test_a_zip_that_expands_past_the_budget_is_refused_before_it_is_all_read() -> None:
+    bomb = _zip("212.txt", b"0" * 10_000_000)  # ~10 KB on disk
+    assert len(bomb) < 100_000
+    with pytest.raises(UnreadableFileError) as refused:
+        read_zip_members(bomb, max_unzipped_bytes=1_000_000)
+    assert refused.value.reason_code == "archive_too_large"
+    assert "0" * 20 not in str(refused.value)  # the content is never quoted
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for area_code in ("212", "646", "917"):
+            archive.writestr(f"{area_code}.txt", b"1" * 400_000)
+    many = buffer.getvalue()
+    assert len(read_zip_members(many, max_unzipped_bytes=1_200_000)) == 3
+    with pytest.raises(UnreadableFileError, match="archive_too_large"):
+        read_zip_members(many, max_unzipped_bytes=1_199_999)
