@@ -31,6 +31,7 @@ from cm_pipelines.domain.dsar_requests import (
     validate_verification,
 )
 from cm_pipelines.domain.tenants import Tenant
+from cm_pipelines.dsar import key_handoff
 from cm_pipelines.dsar import requests_store as store
 from cm_pipelines.dsar.fulfilment import Fulfilment, FulfilmentError
 from cm_pipelines.resources.configuration import PlatformConfigResource
@@ -563,6 +564,8 @@ def dsar_export_expiry(
             connection.execute(
                 dsar_exports.update().where(dsar_exports.c.id == row["id"]).values(deleted_at=now)
             )
+            # its key, if sealed and never collected, opens nothing any more
+            key_handoff.discard_sealed_key(row["request_id"], object_store)
             append_audit(
                 connection,
                 actor="dsar_export_expiry",

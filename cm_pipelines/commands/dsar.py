@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -301,21 +302,113 @@ def run_command(request_id: str) -> None:
 
 @dsar_group.command("key")
 @click.argument("request_id")
-def key_command(request_id: str) -> None:
-    """Collect, once, the key of a package built by a run launched outside ``cm dsar run``."""
+@click.option(
+    "--private-key",
+    "private_key_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="The private key file `cm dsar keypair` wrote; opens a key sealed by a run on another "
+    "machine (CM_DSAR_KEY_RECIPIENT).",
+)
+def key_command(request_id: str, private_key_file: str | None) -> None:
+    """Collect, once, the key of a package built by a run launched outside ``cm dsar run``.
+
+    The collection is audited before the key is removed and shown: a key never leaves without
+    a trace, and a failed audit write loses no key."""
+    from cm_pipelines.domain.sealed_keys import SealedKeyError
     from cm_pipelines.dsar import key_handoff
+    from cm_pipelines.resources import ObjectStoreResource
 
     try:
-        key = key_handoff.take_dropped_key(request_id)
+        key = key_handoff.read_dropped_key(request_id)
     except ValueError:
         raise click.ClickException(
             "a request id looks like dsar- followed by 20 hex digits"
         ) from None
+    how = key_handoff.DROP_FILE
+    object_store = ObjectStoreResource()
+    if key is None and key_handoff.has_sealed_key(request_id, object_store):
+        if private_key_file is None:
+            raise click.ClickException(
+                f"the key of {request_id} is sealed to the privacy team's public key: "
+                "pass --private-key FILE (the file `cm dsar keypair` wrote)"
+            )
+        try:
+            key = key_handoff.open_stored_key(
+                request_id, object_store, Path(private_key_file).read_bytes()
+            )
+        except SealedKeyError as exc:
+            raise click.ClickException(str(exc)) from None
+        how = key_handoff.SEALED
     if key is None:
         raise click.ClickException(
-            f"no uncollected key for {request_id} on this machine (a key is shown once)"
+            f"no uncollected key for {request_id} on this machine or in the object store "
+            "(a key is shown once)"
         )
+    _audit_key_collected(request_id, how)
+    if how == key_handoff.SEALED:
+        key_handoff.discard_sealed_key(request_id, object_store)
+    else:
+        key_handoff.discard_dropped_key(request_id)
     click.echo(key.hex())
+
+
+def _audit_key_collected(request_id: str, how: str) -> None:
+    import getpass
+
+    import sqlalchemy as sa
+
+    from cm_pipelines.audit import append_audit
+    from cm_pipelines.tables.dsar import dsar_requests
+
+    try:
+        operator = getpass.getuser()[:128]
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        operator = "unknown-operator"
+    with _warehouse().begin() as connection:
+        tenant_id = connection.execute(
+            sa.select(dsar_requests.c.tenant_id).where(dsar_requests.c.request_id == request_id)
+        ).scalar_one_or_none()
+        append_audit(
+            connection,
+            actor=f"cm dsar key:{operator}",
+            action="dsar.export.key_collected",
+            tenant_id=tenant_id,
+            object_refs={"request_id": request_id},
+            details={"delivery": how},
+        )
+
+
+@dsar_group.command("keypair")
+@click.option(
+    "--out",
+    "private_key_file",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Where to write the private key (mode 0600; keep it off the platform's machines).",
+)
+def keypair_command(private_key_file: str) -> None:
+    """Create the key pair export keys are sealed to when runs happen on other machines."""
+    import os
+
+    from cm_pipelines.domain.sealed_keys import generate_key_pair
+    from cm_pipelines.dsar.key_handoff import RECIPIENT_ENV
+
+    private, public = generate_key_pair()
+    try:
+        descriptor = os.open(private_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(
+            f"{private_key_file} exists: a new key pair never overwrites an old private key"
+        ) from None
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(private)
+    click.echo(f"{RECIPIENT_ENV}={public.hex()}")
+    click.echo(
+        "set it wherever DSAR runs execute (workers, pods); open sealed keys with "
+        f"cm dsar key ID --private-key {private_key_file}",
+        err=True,
+    )
 
 
 @dsar_group.command("status")

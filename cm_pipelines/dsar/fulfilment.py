@@ -403,7 +403,7 @@ class Fulfilment:
         created = self.clock()
         path = f"{self._export_prefix()}/{created.strftime('%Y%m%dT%H%M%S')}.zip.aesgcm"
         self.object_store.write_bytes(path, sealed.data)
-        delivery = key_handoff.deliver_key(self.request_id, sealed.key)
+        delivery = key_handoff.deliver_key(self.request_id, sealed.key, self.object_store)
         details = {
             "object_path": path,
             "sha256": sealed.sha256,

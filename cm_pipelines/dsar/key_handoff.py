@@ -3,9 +3,16 @@
 The key must never reach a log, run config, metadata or the object store beside the package.
 ``cm dsar run`` executes the job in its own process, so it registers a receiver first and the
 export step hands the key over in memory. A run launched elsewhere (UI launchpad, sensor) has no
-receiver: the key is written to a private drop file under ``CM_HOME/secrets/dsar_keys`` (mode
-0600, on the machine that ran the job, never in the object store), which ``cm dsar key ID``
-prints once and deletes.
+receiver:
+
+- with ``CM_DSAR_KEY_RECIPIENT`` set (the privacy team's X25519 public key, from
+  ``cm dsar keypair``), the key is *sealed* to it (``domain.sealed_keys``) and left in the
+  object store under ``dsar_keys/`` (never beside the package under ``exports/``): whichever
+  worker or pod built the package, ``cm dsar key ID --private-key FILE`` on any machine opens it
+  once and deletes it. This is the way for Celery and Kubernetes deployments;
+- otherwise it is written to a private drop file under ``CM_HOME/secrets/dsar_keys`` (mode
+  0600, on the machine that ran the job), which ``cm dsar key ID`` on that machine prints once
+  and deletes.
 """
 
 from __future__ import annotations
@@ -15,12 +22,27 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import dagster as dg
 
 from cm_pipelines import settings
 from cm_pipelines.domain.dsar_requests import is_request_id
+from cm_pipelines.domain.sealed_keys import (
+    SealedKeyError,
+    open_sealed_key,
+    public_key_from_hex,
+    seal_key,
+)
+
+if TYPE_CHECKING:
+    from cm_pipelines.resources.object_store import ObjectStoreResource
 
 IN_PROCESS = "in_process"
 DROP_FILE = "drop_file"
+SEALED = "sealed"
+RECIPIENT_ENV = "CM_DSAR_KEY_RECIPIENT"
+SEALED_KEYS_PREFIX = "dsar_keys"
 
 _LOCK = threading.Lock()
 _RECEIVERS: dict[str, list[bytes]] = {}
@@ -60,13 +82,37 @@ def _drop_path(request_id: str) -> Path:
     return _drop_dir() / f"{request_id}.key"
 
 
-def deliver_key(request_id: str, key: bytes) -> str:
-    """Hand the key over; returns how (``in_process`` or ``drop_file``), never the key."""
+def recipient_public_key() -> bytes | None:
+    """The public key keys are sealed to (``CM_DSAR_KEY_RECIPIENT``), if this deployment has one."""
+    configured = str(dg.EnvVar(RECIPIENT_ENV).get_value(default="") or "").strip()
+    if not configured:
+        return None
+    try:
+        return public_key_from_hex(configured)
+    except SealedKeyError as exc:
+        raise SealedKeyError(f"{RECIPIENT_ENV}: {exc}; run `cm dsar keypair`") from None
+
+
+def sealed_key_path(request_id: str) -> str:
+    if not is_request_id(request_id):
+        raise ValueError("not a request id")
+    return f"{SEALED_KEYS_PREFIX}/{request_id}.sealed"
+
+
+def deliver_key(
+    request_id: str, key: bytes, object_store: ObjectStoreResource | None = None
+) -> str:
+    """Hand the key over; returns how (``in_process``, ``sealed`` or ``drop_file``), never the
+    key. Sealing needs ``CM_DSAR_KEY_RECIPIENT`` and the object store."""
     with _LOCK:
         slot = _RECEIVERS.get(request_id)
         if slot is not None:
             slot.append(key)
             return IN_PROCESS
+    recipient = recipient_public_key()
+    if recipient is not None and object_store is not None:
+        object_store.write_bytes(sealed_key_path(request_id), seal_key(key, recipient, request_id))
+        return SEALED
     path = _drop_path(request_id)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -75,15 +121,54 @@ def deliver_key(request_id: str, key: bytes) -> str:
     return DROP_FILE
 
 
-def take_dropped_key(request_id: str) -> bytes | None:
-    """Read and delete a dropped key: it can be collected once."""
-    path = _drop_path(request_id)
+def read_dropped_key(request_id: str) -> bytes | None:
+    """The dropped key on this machine, left in place (``discard_dropped_key`` removes it)."""
     try:
-        text = path.read_text().strip()
+        return bytes.fromhex(_drop_path(request_id).read_text().strip())
     except FileNotFoundError:
         return None
-    path.unlink(missing_ok=True)
-    return bytes.fromhex(text)
+
+
+def take_dropped_key(request_id: str) -> bytes | None:
+    """Read and delete a dropped key: it can be collected once."""
+    key = read_dropped_key(request_id)
+    if key is not None:
+        discard_dropped_key(request_id)
+    return key
+
+
+def has_sealed_key(request_id: str, object_store: ObjectStoreResource) -> bool:
+    return object_store.exists(sealed_key_path(request_id))
+
+
+def open_stored_key(
+    request_id: str, object_store: ObjectStoreResource, private_key: bytes
+) -> bytes | None:
+    """The sealed key of ``request_id`` opened, left in place (``discard_sealed_key`` removes
+    it). A private key that does not open it raises ``SealedKeyError``."""
+    path = sealed_key_path(request_id)
+    if not object_store.exists(path):
+        return None
+    return open_sealed_key(object_store.read_bytes(path), private_key, request_id)
+
+
+def take_sealed_key(
+    request_id: str, object_store: ObjectStoreResource, private_key: bytes
+) -> bytes | None:
+    """Open and delete a sealed key: it can be collected once."""
+    key = open_stored_key(request_id, object_store, private_key)
+    if key is not None:
+        discard_sealed_key(request_id, object_store)
+    return key
+
+
+def discard_sealed_key(request_id: str, object_store: ObjectStoreResource) -> None:
+    """Collected, or its package expired: the sealed key goes (every version of it)."""
+    from cm_pipelines.resources.object_purge import purge_objects
+
+    path = sealed_key_path(request_id)
+    if object_store.exists(path):
+        purge_objects(object_store, [path])
 
 
 def discard_dropped_key(request_id: str) -> None:

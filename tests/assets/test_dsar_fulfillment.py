@@ -158,6 +158,94 @@ def test_a_package_built_by_a_run_launched_elsewhere_leaves_its_key_to_collect_o
     decrypt_package(local_resources["object_store"].read_bytes(export["object_path"]), key)
 
 
+def test_on_other_machines_the_key_is_sealed_to_the_privacy_team_and_opened_once(
+    local_resources, world, monkeypatch, tmp_path
+) -> None:
+    from cm_pipelines.assets.dsar import dsar_fulfillment_job, fulfilment_run_config
+    from cm_pipelines.cli import cm
+
+    runner = CliRunner()
+    private_file = tmp_path / "privacy-team.key"
+    made = runner.invoke(cm, ["dsar", "keypair", "--out", str(private_file)])
+    assert made.exit_code == 0, made.output
+    assert oct(private_file.stat().st_mode & 0o777) == "0o600"
+    recipient = made.stdout.strip().split("=", 1)[1]
+    again = runner.invoke(cm, ["dsar", "keypair", "--out", str(private_file)])
+    assert again.exit_code != 0 and "never overwrites" in again.output
+    monkeypatch.setenv("CM_DSAR_KEY_RECIPIENT", recipient)
+    object_store = local_resources["object_store"]
+    monkeypatch.setenv("CM_STORAGE_URL", object_store.root_url())
+    monkeypatch.setenv("CM_WAREHOUSE_URL", local_resources["warehouse"].url)
+
+    person = subject(world, "delta-gb")
+    request_id = submit(local_resources, "delta-gb", "access", _ids(person))
+    result = dsar_fulfillment_job.execute_in_process(
+        run_config=fulfilment_run_config(request_id),
+        resources=local_resources,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    assert key_handoff.take_dropped_key(request_id) is None  # nothing left on the worker
+    sealed_path = key_handoff.sealed_key_path(request_id)
+    assert sealed_path.startswith("dsar_keys/") and object_store.exists(sealed_path)
+    [export] = rows(local_resources, dsar_exports, request_id=request_id)
+    assert not export["object_path"].startswith("dsar_keys/")
+    [execute_output] = [
+        event.step_output_data.metadata
+        for event in result.all_events
+        if event.is_successful_output and event.step_key == "dsar_execute"
+    ]
+    assert execute_output["key_delivery"].value == "sealed"
+
+    no_private = runner.invoke(cm, ["dsar", "key", request_id])
+    assert no_private.exit_code != 0 and "--private-key" in no_private.output
+    wrong_file = tmp_path / "someone-else.key"
+    assert runner.invoke(cm, ["dsar", "keypair", "--out", str(wrong_file)]).exit_code == 0
+    wrong = runner.invoke(cm, ["dsar", "key", request_id, "--private-key", str(wrong_file)])
+    assert wrong.exit_code != 0 and "does not open" in wrong.output
+    assert object_store.exists(sealed_path)  # a failed attempt loses nothing
+
+    opened = runner.invoke(cm, ["dsar", "key", request_id, "--private-key", str(private_file)])
+    assert opened.exit_code == 0, opened.output
+    key = bytes.fromhex(opened.stdout.strip())
+    decrypt_package(object_store.read_bytes(export["object_path"]), key)
+    assert not object_store.exists(sealed_path)
+    twice = runner.invoke(cm, ["dsar", "key", request_id, "--private-key", str(private_file)])
+    assert twice.exit_code != 0 and "shown once" in twice.output
+    [collected] = [
+        entry
+        for entry in rows(local_resources, audit_log)
+        if entry["action"] == "dsar.export.key_collected"
+    ]
+    assert collected["tenant_id"] == "delta-gb"
+    assert request_id in json.dumps(collected["object_refs"])
+    assert key.hex() not in json.dumps(collected, default=str)
+
+
+def test_an_uncollected_sealed_key_goes_with_its_expired_package(
+    local_resources, world, monkeypatch
+) -> None:
+    from cm_pipelines.assets.dsar import dsar_fulfillment_job, fulfilment_run_config
+    from cm_pipelines.domain.sealed_keys import generate_key_pair
+
+    monkeypatch.setenv("CM_DSAR_KEY_RECIPIENT", generate_key_pair()[1].hex())
+    person = subject(world, "delta-gb")
+    request_id = submit(local_resources, "delta-gb", "access", _ids(person))
+    assert dsar_fulfillment_job.execute_in_process(
+        run_config=fulfilment_run_config(request_id),
+        resources=local_resources,
+        instance=dg.DagsterInstance.ephemeral(),
+    ).success
+    sealed_path = key_handoff.sealed_key_path(request_id)
+    assert local_resources["object_store"].exists(sealed_path)
+    with local_resources["warehouse"].begin() as connection:
+        connection.execute(
+            sa.update(dsar_exports).values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+    assert dg.materialize([dsar_export_expiry], resources=local_resources).success
+    assert not local_resources["object_store"].exists(sealed_path)
+
+
 def test_erasure_with_hold_and_legal_obligation_exemptions(local_resources, world) -> None:
     person = subject(world, "acme-au", mentioned=True)
     held_call, *erased_calls = sorted(person["call_ids"])

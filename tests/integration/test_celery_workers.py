@@ -1,5 +1,5 @@
 """The same jobs on two Celery workers: an ingestion backfill over several call days, a
-tenant-scoped retention purge and a DSAR objection, with Dagster's run and event storage and the
+tenant-scoped retention purge and a DSAR access request, with Dagster's run and event storage and the
 warehouse on PostgreSQL and the landing zone on an S3-protocol server. Steps must have run on
 both workers (and nowhere else), and the warehouse must end exactly as after an in-process run
 of the same world. Values passed between steps go through the bucket (``CM_IO_STORAGE=
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 
 from tests.conftest import _fresh_postgres_database, make_bucket
 from tests.integration.scale_helpers import (
+    CM_EXECUTABLE,
     IDENTIFIER_HASH_KEY,
     WorkerPool,
     apply_env,
@@ -46,8 +48,9 @@ PURGED_TENANT = "gamma-sg"
 PURGE_CONFIG = {
     "ops": {"retention_purge_plan": {"config": {"tenant": PURGED_TENANT, "max_tenant_share": 1.0}}}
 }
-# an objection only adds a suppression entry: the compared tables stay as in the reference
-OBJECTING_TENANT = "beta-us"
+# an access request changes none of the compared tables; its package is built on a worker and
+# its key, sealed to the privacy team's public key, is collected from here
+REQUESTING_TENANT = "beta-us"
 DSAR_STEPS = ("dsar_gate", "dsar_locate", "dsar_execute", "dsar_verify")
 WORKER_NAMES = ("cm-a", "cm-b")
 
@@ -109,6 +112,9 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
 ) -> None:
     from cm_pipelines.assets.dsar import fulfilment_run_config
     from cm_pipelines.commands.core import generate, initialise
+    from cm_pipelines.domain.export_package import decrypt_package
+    from cm_pipelines.domain.sealed_keys import generate_key_pair
+    from cm_pipelines.dsar import key_handoff
     from cm_pipelines.instance import get_instance, run_job
     from cm_pipelines.resources import (
         ObjectStoreResource,
@@ -119,6 +125,9 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
 
     broker_or_fail(BROKER_URL)
     key_prefix = unique_key_prefix()
+    privacy_team_private, privacy_team_public = generate_key_pair()
+    private_key_file = tmp_path / "privacy-team.key"
+    private_key_file.write_bytes(privacy_team_private)
     start = datetime.now(UTC).date() - timedelta(days=WORLD_AGE_DAYS)
     days = [(start + timedelta(days=offset)).isoformat() for offset in range(DAYS)]
     distributed = {
@@ -139,17 +148,18 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
             "CM_CELERY_KEY_PREFIX": key_prefix,
             # the workers and `cm` read it from this environment, as on separate machines
             "CM_IO_STORAGE": "object_store",
+            "CM_DSAR_KEY_RECIPIENT": privacy_team_public.hex(),
         },
     )
     initialise()
     world = generate(SEED, CALLS, None, True, DAYS, start)
     assert world.calls_by_tenant.get(PURGED_TENANT)
-    objector = next(s for s in world.subjects if s["tenant_id"] == OBJECTING_TENANT)
+    requester = next(s for s in world.subjects if s["tenant_id"] == REQUESTING_TENANT)
     request_id = submit(
         {"warehouse": WarehouseResource(), "platform_config": PlatformConfigResource()},
-        OBJECTING_TENANT,
-        "objection",
-        [("phone", objector["e164"])],
+        REQUESTING_TENANT,
+        "access",
+        [("phone", requester["e164"])],
     )
 
     env = dict(os.environ)
@@ -272,6 +282,25 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
         assert handed <= set(_stored_run_outputs(bucket, run["run_id"])), run["job"]
         for step_key, output_name in handed:
             assert not (default_storage / run["run_id"] / step_key / output_name).exists()
+
+    # The package was built on a worker; its key waits sealed in the bucket, for any machine
+    assert key_handoff.read_dropped_key(request_id) is None
+    sealed_path = key_handoff.sealed_key_path(request_id)
+    assert bucket.exists(sealed_path)
+    collected = subprocess.run(
+        [CM_EXECUTABLE, "dsar", "key", request_id, "--private-key", str(private_key_file)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert collected.returncode == 0, collected.stderr[-2000:]
+    [package_path] = [item.path for item in bucket.list_files("exports") if request_id in item.path]
+    associated, _ = decrypt_package(
+        bucket.read_bytes(package_path), bytes.fromhex(collected.stdout.strip())
+    )
+    assert associated == request_id
+    assert not bucket.exists(sealed_path)
 
     distributed_state = snapshot(postgres_url)
     reference_state = snapshot(reference_postgres_url)

@@ -144,9 +144,9 @@ def _export_key_spy(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     delivered: list[bytes] = []
     original = key_handoff.deliver_key
 
-    def spy(request_id: str, key: bytes) -> str:
+    def spy(request_id: str, key: bytes, object_store=None) -> str:
         delivered.append(key)
-        return original(request_id, key)
+        return original(request_id, key, object_store)
 
     monkeypatch.setattr(key_handoff, "deliver_key", spy)
     return delivered
