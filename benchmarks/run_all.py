@@ -5,7 +5,13 @@ from __future__ import annotations
 import importlib
 import os
 
-BENCHMARKS = ["bench_ingestion", "bench_dncr", "bench_retention", "bench_dsar_locate"]
+BENCHMARKS = [
+    "bench_ingestion",
+    "bench_dncr",
+    "bench_retention",
+    "bench_dsar_locate",
+    "bench_backfill",
+]
 
 
 def main() -> None:
