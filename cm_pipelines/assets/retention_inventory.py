@@ -1,8 +1,9 @@
 """What retention decides about, read from the warehouse: every artefact of every record type,
 the call parties and CRM contacts that holds match on, the holds and the policy versions.
 
-Besides the rows themselves: the quarantined lines of the call-day assets (their raw record is
-as personal as the row would have been) and the landing files the rows were read from (a CDR
+Besides the rows themselves: the quarantined lines of the call-day assets and of the tenants'
+consent and campaign lists (their raw record is as personal as the row would have been) and the
+landing files the rows were read from (a CDR
 day file, a CRM links file), each with the rows that came from it (``sources``), so a file
 goes once its rows have (``domain.retention.source_file_states``).
 
@@ -56,6 +57,10 @@ CALL_DAY_ASSETS: tuple[str, ...] = (
     "crm_links",
 )
 """Assets whose quarantine is partitioned by call day (their lines follow ``call_logs``)."""
+
+TENANT_LIST_ASSETS: tuple[str, ...] = ("dncr_consents", "dncr_wash")
+"""Assets whose quarantine is per tenant (consent and campaign lines): a line is dated by when
+it was quarantined and follows ``call_logs`` like the call-day lines."""
 
 FILE_OF_ASSET: dict[str, str] = {"call_records": "cdr_files", "crm_links": "crm_link_files"}
 """Asset -> the landing file type its quarantined lines were read from."""
@@ -532,8 +537,9 @@ def quarantine_artefact_ids(ids: pd.Series, created_at: pd.Series) -> pd.Series:
 def _quarantine_records(
     connection: sa.Connection, tenant_ids: Collection[str] | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Quarantined lines of the call-day assets (tenant known): artefacts that follow the
-    ``call_logs`` policy of their call day, and sources of the landing files they came from."""
+    """Quarantined lines with a known tenant: artefacts that follow the ``call_logs`` policy of
+    their call day (call-day assets) or of the day they were quarantined (consent and campaign
+    lists), and the sources of the landing files the call-day lines came from."""
     q = call_tables.quarantine
     rows = _frame(
         connection,
@@ -546,19 +552,26 @@ def _quarantine_records(
                 q.c.source_file,
                 q.c.created_at,
                 q.c.purged_at,
-            ).where(q.c.asset.in_(CALL_DAY_ASSETS), q.c.tenant_id.is_not(None)),
+            ).where(
+                q.c.asset.in_(CALL_DAY_ASSETS + TENANT_LIST_ASSETS), q.c.tenant_id.is_not(None)
+            ),
             q,
             tenant_ids,
         ),
         ["id", "asset", "partition_key", "tenant_id", "source_file", "created_at", "purged_at"],
     )
     artefact_ids = quarantine_artefact_ids(rows["id"], rows["created_at"])
+    call_day = rows["asset"].isin(CALL_DAY_ASSETS)
+    # parsed apart: one column of mixed date and timestamp texts would parse in one format only
+    basis = _as_date(rows["partition_key"].where(call_day)).where(
+        call_day, _as_date(rows["created_at"])
+    )
     artefacts = _artefact_frame(
         rows["tenant_id"],
         "quarantine_records",
         artefact_ids,
         None,
-        _as_date(rows["partition_key"]),
+        basis,
         rows["purged_at"].notna(),
     )
     sources = [

@@ -26,7 +26,7 @@ rows read from them, so a file follows its rows rather than a clock of its own: 
 every row that came from it (and every quarantined line of it) is purged, due in the same
 purge, or erased by a DSAR (whose lines are already blank), and held while any of them is
 held. Quarantined lines (``quarantine_records``) follow the ``call_logs`` policy of their call
-day. ``source_file_states`` decides files after ``compute_states`` decided their rows.
+day (consent and campaign list lines: of the day they were quarantined). ``source_file_states`` decides files after ``compute_states`` decided their rows.
 """
 
 from __future__ import annotations

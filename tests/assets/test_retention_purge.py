@@ -862,6 +862,59 @@ def test_landing_files_and_quarantined_lines_go_with_their_rows_and_reingesting_
     )
 
 
+def test_quarantined_consent_and_campaign_lines_age_out_with_the_call_logs_policy(
+    resources, tenants_path
+):
+    resources["platform_config"] = write_tenants(tenants_path, call_logs=60)
+    warehouse = resources["warehouse"]
+    quarantine_t = call_tables.quarantine
+    now = datetime.now(UTC)
+    lines = [  # (asset, days since quarantined, raw line)
+        ("dncr_consents", 100, "+61491570111,express,2025-01-01"),
+        ("dncr_wash", 100, "+61491570112"),
+        ("dncr_consents", 10, "+61491570113,express,2026-01-01"),
+    ]
+    with warehouse.begin() as connection:
+        connection.execute(
+            sa.insert(quarantine_t),
+            [
+                {
+                    "asset": asset,
+                    "partition_key": "acme-au",
+                    "tenant_id": "acme-au",
+                    "source_file": f"landing/consents/acme-au/{asset}.csv",
+                    "source_line": line_no,
+                    "reason_code": "invalid_phone",
+                    "detail": "a phone number could not be read",
+                    "raw_record": raw,
+                    "run_id": "seeded",
+                    "created_at": now - timedelta(days=age),
+                }
+                for line_no, (asset, age, raw) in enumerate(lines, start=2)
+            ],
+        )
+    result = run_purge(resources, purge_config(**NO_BREAKER))
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    with warehouse.connect() as connection:
+        after = connection.execute(
+            sa.select(
+                quarantine_t.c.source_line, quarantine_t.c.raw_record, quarantine_t.c.purged_at
+            )
+            .where(quarantine_t.c.tenant_id == "acme-au")
+            .order_by(quarantine_t.c.source_line)
+        ).all()
+    # the two lines older than 60 days are wiped and marked; the recent one keeps its raw line
+    assert [(line, raw is None, at is not None) for line, raw, at in after] == [
+        (2, True, True),
+        (3, True, True),
+        (4, False, False),
+    ]
+    proof_path = materialization(result, "retention_proof_of_deletion")["proof_path"]
+    proof = json.loads(resources["object_store"].read_bytes(proof_path))
+    assert proof["by_tenant"]["acme-au"]["quarantine_records"] == {"purged": 2}
+    assert "+6149157" not in json.dumps(proof)
+
+
 def test_a_missing_landing_file_never_wipes_live_rows(resources):
     fresh = today() - timedelta(days=5)
     day = fresh.isoformat()
