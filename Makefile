@@ -35,7 +35,8 @@ typecheck: setup
 
 validate: setup
 	DAGSTER_HOME=$$(mktemp -d) $(VENV)/bin/dagster definitions validate -w workspace.yaml
-	CM_EXECUTOR=celery CM_CELERY_BROKER_URL=redis://127.0.0.1:6379/0 DAGSTER_HOME=$$(mktemp -d) \
+	CM_EXECUTOR=celery CM_CELERY_BROKER_URL=redis://127.0.0.1:6379/0 CM_IO_STORAGE=object_store \
+	  DAGSTER_HOME=$$(mktemp -d) \
 	  $(VENV)/bin/dagster definitions validate -w workspace.yaml
 
 check: lint typecheck validate
