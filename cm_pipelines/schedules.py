@@ -74,6 +74,45 @@ dsar_sla_schedule = dg.ScheduleDefinition(
 
 ALL_SCHEDULES += [dsar_sla_schedule]
 
+from cm_pipelines.jobs import call_volumes_job  # noqa: E402
+from cm_pipelines.resources.warehouse import WarehouseResource  # noqa: E402
+
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+@dg.schedule(
+    name="call_volumes_schedule",
+    job=call_volumes_job,
+    cron_schedule="30 5 * * *",
+    execution_timezone=PLATFORM_TIMEZONE,
+    description="Nightly recount of the call days whose volumes the night's purges and erasures "
+    "changed (or never counted): one run per stretch of consecutive days.",
+)
+def call_volumes_schedule(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
+    from cm_pipelines.assets.call_volumes import stale_call_days
+    from cm_pipelines.domain.call_volumes import contiguous_ranges
+
+    warehouse.assert_schema_current()
+    with warehouse.connect() as connection:
+        ranges = contiguous_ranges(stale_call_days(connection))
+    if not ranges:
+        return dg.SkipReason("every counted call day is current")
+    scheduled = context.scheduled_execution_time
+    tick = scheduled.date().isoformat() if scheduled else "manual"
+    requests = []
+    for first, last in ranges:
+        run_key = f"call-volumes-{tick}-{first.isoformat()}-{last.isoformat()}"
+        if first == last:
+            requests.append(dg.RunRequest(run_key=run_key, partition_key=first.isoformat()))
+        else:
+            start_tag, end_tag = RANGE_TAGS
+            tags = {start_tag: first.isoformat(), end_tag: last.isoformat()}
+            requests.append(dg.RunRequest(run_key=run_key, tags=tags))
+    return requests
+
+
+ALL_SCHEDULES += [call_volumes_schedule]
+
 from cm_pipelines.jobs import dncr_registry_refresh_job  # noqa: E402
 from cm_pipelines.resources.configuration import PlatformConfigResource  # noqa: E402
 

@@ -83,6 +83,48 @@ def measure_call_volumes(connection: sa.Connection, first: date, last: date) -> 
     return measured
 
 
+COUNTED_TABLES = (
+    tables.calls,
+    tables.recordings,
+    tables.transcripts,
+    tables.ai_outputs,
+    tables.crm_links,
+)
+
+
+def stale_call_days(connection: sa.Connection) -> set[date]:
+    """Call days whose volumes no longer match the warehouse: a live row of a tenant-day never
+    counted (ingested before volumes existed), or a row purged or erased after its tenant-day
+    was last counted. The nightly recount takes exactly these days."""
+    volumes = volumes_table
+    stale: set[date] = set()
+    for table in COUNTED_TABLES:
+        counted = volumes.c.computed_at
+        changed: sa.ColumnElement[bool] = table.c.deleted_at > counted
+        if "erased_at" in table.c:
+            changed = sa.or_(changed, table.c.erased_at > counted)
+        query = (
+            sa.select(table.c.partition_date)
+            .distinct()
+            .select_from(
+                table.outerjoin(
+                    volumes,
+                    sa.and_(
+                        volumes.c.tenant_id == table.c.tenant_id,
+                        volumes.c.call_day == table.c.partition_date,
+                    ),
+                )
+            )
+            .where(sa.or_(sa.and_(counted.is_(None), _live(table)), changed))
+        )
+        stale.update(_as_day(value) for (value,) in connection.execute(query))
+    return stale
+
+
+def _as_day(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
 @dg.asset(
     group_name="calls",
     partitions_def=call_day_partitions,

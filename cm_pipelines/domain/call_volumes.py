@@ -63,3 +63,16 @@ def volume_totals(volumes: Iterable[DayVolume]) -> dict[str, int]:
         for name in VOLUME_MEASURES:
             totals[name] += int(volume.measures.get(name, 0))
     return totals
+
+
+def contiguous_ranges(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Days grouped into runs of consecutive days, as (first, last), in order: each becomes one
+    run over its range, and days in between that need nothing are not recounted."""
+    ordered = sorted(set(days))
+    ranges: list[tuple[date, date]] = []
+    for day in ordered:
+        if ranges and (day - ranges[-1][1]).days == 1:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges

@@ -4,7 +4,7 @@ workers share a month), call volumes one run for the whole range (one query, one
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from cm_pipelines import settings
 from cm_pipelines.launch import LaunchError, partitions_per_run, plan_backfill_runs
+from cm_pipelines.tables import calls as call_tables
 
 START = date(2026, 11, 2)
 DAYS = [(START + timedelta(days=offset)).isoformat() for offset in range(3)]
@@ -143,3 +144,80 @@ def test_a_volume_backfill_is_one_run_over_the_range(monkeypatch: pytest.MonkeyP
     pd.testing.assert_frame_equal(
         _stored_volumes(url)[compared], expected[compared], check_dtype=False
     )
+
+
+def test_consecutive_days_become_one_range_each() -> None:
+    from cm_pipelines.domain.call_volumes import contiguous_ranges
+
+    d = [date(2026, 11, day) for day in (1, 2, 3, 5, 9, 10)]
+    assert contiguous_ranges(reversed(d)) == [(d[0], d[2]), (d[3], d[3]), (d[4], d[5])]
+    assert contiguous_ranges([]) == []
+
+
+def _requests(warehouse) -> list:
+    from cm_pipelines.schedules import call_volumes_schedule
+
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 11, 6, 5, 30, tzinfo=UTC),
+        resources={"warehouse": warehouse},
+    )
+    outcome = call_volumes_schedule(context)
+    return [] if isinstance(outcome, dg.SkipReason) else list(outcome)
+
+
+def test_the_nightly_recount_takes_exactly_the_days_that_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cm_pipelines.commands.core import generate, initialise
+    from cm_pipelines.instance import get_instance, run_job
+    from cm_pipelines.resources import WarehouseResource
+
+    initialise()
+    generate(3, 60, 2, False, len(DAYS), START)
+    instance = get_instance()
+    for day in DAYS:
+        assert run_job("call_ingestion_job", instance=instance, partition_key=day).success
+    warehouse = WarehouseResource()
+    assert _requests(warehouse) == []  # the ingestion runs counted their days
+    url = settings.warehouse_url()
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        # day 1 as if ingested before volumes existed; day 2 untouched; day 3 purged since
+        connection.execute(
+            sa.text("DELETE FROM call_day_volumes WHERE call_day = :day"), {"day": DAYS[0]}
+        )
+        purged = (
+            sa.select(call_tables.calls.c.call_id)
+            .where(call_tables.calls.c.partition_date == date.fromisoformat(DAYS[2]))
+            .order_by(call_tables.calls.c.call_id)
+            .limit(3)
+        )
+        connection.execute(
+            sa.update(call_tables.calls)
+            .where(call_tables.calls.c.call_id.in_(purged))
+            .values(deleted_at=datetime.now(UTC))  # as a purge marks rows, after the count
+        )
+    engine.dispose()
+    requests = _requests(warehouse)
+    assert [request.partition_key for request in requests] == [DAYS[0], DAYS[2]]
+    for request in requests:
+        assert run_job(
+            "call_volumes_job", instance=instance, partition_key=request.partition_key
+        ).success
+    stored = _stored_volumes(url)
+    expected = _expected_volumes(url)
+    compared = list(expected.columns)
+    pd.testing.assert_frame_equal(stored[compared], expected[compared], check_dtype=False)
+    assert _requests(warehouse) == []
+
+    with sa.create_engine(url).begin() as connection:  # two stale neighbours: one range run
+        connection.execute(
+            sa.text("DELETE FROM call_day_volumes WHERE call_day IN (:a, :b)"),
+            {"a": DAYS[0], "b": DAYS[1]},
+        )
+    [ranged] = _requests(warehouse)
+    assert ranged.partition_key is None
+    assert ranged.tags["dagster/asset_partition_range_start"] == DAYS[0]
+    assert ranged.tags["dagster/asset_partition_range_end"] == DAYS[1]
+    assert run_job("call_volumes_job", instance=instance, tags=ranged.tags).success
+    assert _requests(warehouse) == []
