@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cm_pipelines.assets import call_volumes, calls, tenants
+from cm_pipelines.assets import call_volumes, calls, housekeeping, tenants
 from cm_pipelines.assets import dncr as dncr_assets
 from cm_pipelines.assets import dsar as dsar_assets
 from cm_pipelines.assets import retention as retention_assets
@@ -28,6 +28,7 @@ ASSET_MODULES = [
     trust_assets,
     retention_assets,
     dsar_assets,
+    housekeeping,
 ]
 CHECK_MODULES = [call_checks, dncr_checks, trust_checks, retention_checks, dsar_assets]
 

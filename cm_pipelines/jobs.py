@@ -29,6 +29,13 @@ call_volumes_job = dg.define_asset_job(
     tags={"cm/capability": "ingestion"},
 )
 
+housekeeping_job = dg.define_asset_job(
+    name="housekeeping_job",
+    selection=dg.AssetSelection.groups("platform"),
+    description="Delete what finished runs left behind: step outputs kept in the object store.",
+    tags={"cm/capability": "platform"},
+)
+
 trust_daily_job = dg.define_asset_job(
     name="trust_daily_job",
     selection=dg.AssetSelection.groups("trust"),
@@ -98,6 +105,7 @@ ALL_JOBS: list = [
     tenants_sync_job,
     call_ingestion_job,
     call_volumes_job,
+    housekeeping_job,
     trust_daily_job,
     retention_states_job,
     retention_purge_job,

@@ -135,3 +135,15 @@ def dncr_registry_refresh_schedule(
 
 
 ALL_SCHEDULES += [dncr_registry_refresh_schedule]
+
+from cm_pipelines.jobs import housekeeping_job  # noqa: E402
+
+housekeeping_schedule = dg.ScheduleDefinition(
+    name="housekeeping_schedule",
+    job=housekeeping_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone=PLATFORM_TIMEZONE,
+    description="Daily: step outputs of runs finished more than a week ago are deleted.",
+)
+
+ALL_SCHEDULES += [housekeeping_schedule]

@@ -150,6 +150,23 @@ class ObjectStoreResource(dg.ConfigurableResource):
             if entry.get("type") == "directory"
         )
 
+    def prune_empty_folders(self, prefix: str) -> int:
+        """Remove the folders left empty under ``prefix`` (a local store keeps them after their
+        files go; S3 has no folders). Returns how many were removed."""
+        if self.protocol != "file":
+            return 0
+        import os
+
+        top = self.full_path(prefix)
+        removed = 0
+        for folder, _, _ in sorted(os.walk(top), key=lambda entry: -len(entry[0])):
+            try:
+                os.rmdir(folder)  # only succeeds when empty
+            except OSError:
+                continue
+            removed += 1
+        return removed
+
     def delete(self, paths: list[str]) -> None:
         """Ask the store to delete; callers that must be sure use the purge verifier."""
         if not paths:
