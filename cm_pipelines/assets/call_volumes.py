@@ -2,8 +2,10 @@
 
 Ingestion is one run per call day so a month spreads over workers; this asset is a handful of
 GROUP BY queries over whatever range it is given, so a year of days costs one run and one
-transaction instead of 365 (``BackfillPolicy.single_run``). The daily ingestion run refreshes its
-own day; ``call_volumes_job`` (or a UI backfill) recomputes any range, e.g. after a purge.
+transaction instead of 365 (``BackfillPolicy.single_run``). It is kept out of the per-day
+ingestion job: ``call_volumes_schedule`` counts each night the days ingested since (never
+counted) and recounts those purges or erasures changed; ``call_volumes_job`` (or a UI backfill)
+recounts any range by hand.
 """
 
 from datetime import UTC, date, datetime
@@ -125,8 +127,11 @@ def _as_day(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+CALL_VOLUMES_GROUP = "call_volumes"
+
+
 @dg.asset(
-    group_name="calls",
+    group_name=CALL_VOLUMES_GROUP,
     partitions_def=call_day_partitions,
     backfill_policy=call_day_range_backfill,
     deps=list(INGESTION_ASSETS),

@@ -34,6 +34,8 @@ def test_each_job_takes_the_strictest_policy_of_its_assets() -> None:
     from cm_pipelines.definitions import defs
 
     assert partitions_per_run("call_ingestion_job") == 1  # ingestion is a run per day
+    ingestion = defs.resolve_job_def("call_ingestion_job")
+    assert dg.AssetKey("call_day_volumes") not in ingestion.asset_layer.executable_asset_keys
     assert partitions_per_run("call_volumes_job") is None  # volumes take any range at once
     assert partitions_per_run("tenants_sync_job") == 1  # no policy: one partition per run
     for name in ("call_records", "recordings", "transcripts", "ai_summaries", "crm_links"):
@@ -103,11 +105,9 @@ def test_a_volume_backfill_is_one_run_over_the_range(monkeypatch: pytest.MonkeyP
     for day in DAYS:
         assert run_job("call_ingestion_job", instance=instance, partition_key=day).success
     url = settings.warehouse_url()
-    daily = _stored_volumes(url)
-    assert set(daily["call_day"]) == set(DAYS)  # each ingestion run counted its own day
+    assert _stored_volumes(url).empty  # ingestion runs a day at a time and counts nothing
     engine = sa.create_engine(url)
-    with engine.begin() as connection:  # a purge-like change the daily runs have not seen
-        connection.execute(sa.text("DELETE FROM call_day_volumes"))
+    with engine.begin() as connection:  # a purge-like change before the count
         connection.execute(
             sa.text(
                 "UPDATE calls SET deleted_at = CURRENT_TIMESTAMP WHERE call_id IN "
@@ -178,7 +178,11 @@ def test_the_nightly_recount_takes_exactly_the_days_that_changed(
     for day in DAYS:
         assert run_job("call_ingestion_job", instance=instance, partition_key=day).success
     warehouse = WarehouseResource()
-    assert _requests(warehouse) == []  # the ingestion runs counted their days
+    [first_count] = _requests(warehouse)  # days never counted: one run over all three
+    assert first_count.tags["dagster/asset_partition_range_start"] == DAYS[0]
+    assert first_count.tags["dagster/asset_partition_range_end"] == DAYS[-1]
+    assert run_job("call_volumes_job", instance=instance, tags=first_count.tags).success
+    assert _requests(warehouse) == []
     url = settings.warehouse_url()
     engine = sa.create_engine(url)
     with engine.begin() as connection:
