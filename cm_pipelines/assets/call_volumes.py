@@ -13,66 +13,69 @@ from datetime import UTC, date, datetime
 import dagster as dg
 import sqlalchemy as sa
 
-from cm_pipelines.assets.ingestion_support import lock_partition
+from cm_pipelines.assets.ingestion_support import CALL_DAY_ASSETS, live_rows, lock_partition
 from cm_pipelines.domain.call_volumes import assemble_day_volumes, volume_totals
 from cm_pipelines.partitions import call_day_partitions, call_day_range_backfill
 from cm_pipelines.resources.warehouse import WarehouseResource
 from cm_pipelines.tables import calls as tables
 from cm_pipelines.tables.volumes import call_day_volumes as volumes_table
 
-INGESTION_ASSETS = ("call_records", "recordings", "transcripts", "ai_summaries", "crm_links")
-
 Measured = list[tuple[str, date, int]]
-
-
-def _live(table: sa.Table) -> sa.ColumnElement[bool]:
-    condition: sa.ColumnElement[bool] = table.c.deleted_at.is_(None)
-    if "erased_at" in table.c:
-        condition = sa.and_(condition, table.c.erased_at.is_(None))
-    return condition
 
 
 def _grouped(
     connection: sa.Connection,
     table: sa.Table,
-    value: sa.ColumnElement,
+    measures: dict[str, sa.ColumnElement],
     first: date,
     last: date,
-    *extra: sa.ColumnElement[bool],
-) -> Measured:
+) -> dict[str, Measured]:
+    """Several measures of one table in one pass: ``measures`` maps a name to its aggregate."""
     query = (
-        sa.select(table.c.tenant_id, table.c.partition_date, value)
-        .where(table.c.partition_date.between(first, last), _live(table), *extra)
+        sa.select(table.c.tenant_id, table.c.partition_date, *measures.values())
+        .where(table.c.partition_date.between(first, last), live_rows(table))
         .group_by(table.c.tenant_id, table.c.partition_date)
     )
-    return [
-        (str(tenant), day, int(amount or 0)) for tenant, day, amount in connection.execute(query)
-    ]
+    measured: dict[str, Measured] = {name: [] for name in measures}
+    for tenant, day, *amounts in connection.execute(query):
+        for name, amount in zip(measures, amounts, strict=True):
+            measured[name].append((str(tenant), day, int(amount or 0)))
+    return measured
 
 
 def measure_call_volumes(connection: sa.Connection, first: date, last: date) -> dict[str, Measured]:
-    """Each volume measure of the range, per tenant and call day, from live rows only."""
+    """Each volume measure of the range, per tenant and call day, from live rows only: one
+    query per table."""
     calls, recordings = tables.calls, tables.recordings
     count = sa.func.count()
     measured = {
-        "calls": _grouped(connection, calls, count, first, last),
-        "answered_calls": _grouped(
-            connection, calls, count, first, last, calls.c.answered_at.is_not(None)
+        **_grouped(
+            connection,
+            calls,
+            {
+                "calls": count,
+                "answered_calls": sa.func.count(calls.c.answered_at),  # non-null only
+                "billed_seconds": sa.func.sum(calls.c.billsec_s),
+            },
+            first,
+            last,
         ),
-        "billed_seconds": _grouped(connection, calls, sa.func.sum(calls.c.billsec_s), first, last),
-        "recordings": _grouped(connection, recordings, count, first, last),
-        "recording_bytes": _grouped(
-            connection, recordings, sa.func.sum(recordings.c.bytes), first, last
+        **_grouped(
+            connection,
+            recordings,
+            {"recordings": count, "recording_bytes": sa.func.sum(recordings.c.bytes)},
+            first,
+            last,
         ),
-        "transcripts": _grouped(connection, tables.transcripts, count, first, last),
-        "ai_outputs": _grouped(connection, tables.ai_outputs, count, first, last),
-        "crm_links": _grouped(connection, tables.crm_links, count, first, last),
+        **_grouped(connection, tables.transcripts, {"transcripts": count}, first, last),
+        **_grouped(connection, tables.ai_outputs, {"ai_outputs": count}, first, last),
+        **_grouped(connection, tables.crm_links, {"crm_links": count}, first, last),
     }
     quarantine = tables.quarantine
     rows = connection.execute(
         sa.select(quarantine.c.tenant_id, quarantine.c.partition_key, count)
         .where(
-            quarantine.c.asset.in_(INGESTION_ASSETS),
+            quarantine.c.asset.in_(CALL_DAY_ASSETS),
             quarantine.c.partition_key.between(first.isoformat(), last.isoformat()),
             quarantine.c.tenant_id.is_not(None),  # files of unknown tenants belong to no one
             quarantine.c.purged_at.is_(None),
@@ -117,7 +120,7 @@ def stale_call_days(connection: sa.Connection) -> set[date]:
                     ),
                 )
             )
-            .where(sa.or_(sa.and_(counted.is_(None), _live(table)), changed))
+            .where(sa.or_(sa.and_(counted.is_(None), live_rows(table)), changed))
         )
         stale.update(_as_day(value) for (value,) in connection.execute(query))
     return stale
@@ -134,7 +137,7 @@ CALL_VOLUMES_GROUP = "call_volumes"
     group_name=CALL_VOLUMES_GROUP,
     partitions_def=call_day_partitions,
     backfill_policy=call_day_range_backfill,
-    deps=list(INGESTION_ASSETS),
+    deps=list(CALL_DAY_ASSETS),
     kinds={"python", "sql"},
     tags={"cm/pii": "none"},
 )

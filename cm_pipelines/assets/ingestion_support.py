@@ -14,6 +14,23 @@ import sqlalchemy as sa
 from cm_pipelines.resources.bulk_load import bulk_insert
 from cm_pipelines.tables.calls import quarantine
 
+CALL_DAY_ASSETS: tuple[str, ...] = (
+    "call_records",
+    "recordings",
+    "transcripts",
+    "ai_summaries",
+    "crm_links",
+)
+"""The ingestion assets partitioned by call day (their quarantine is too)."""
+
+
+def live_rows(table: sa.Table) -> sa.ColumnElement[bool]:
+    """Rows neither purged by retention nor erased by a DSAR (where the table can be erased)."""
+    live: sa.ColumnElement[bool] = table.c.deleted_at.is_(None)
+    if "erased_at" in table.c:
+        live = sa.and_(live, table.c.erased_at.is_(None))
+    return live
+
 
 @dataclass(frozen=True)
 class QuarantineEntry:
@@ -80,9 +97,10 @@ def replace_quarantine(
         quarantine.c.asset == asset_name, quarantine.c.partition_key == partition_key
     )
     if tenant_ids is not None:
-        for tenant_id in sorted(set(tenant_ids)):
+        tenant_list = sorted(set(tenant_ids))
+        for tenant_id in tenant_list:
             lock_partition(connection, f"{partition_key}:{tenant_id}", f"quarantine:{asset_name}")
-        scope = sa.and_(scope, quarantine.c.tenant_id.in_(sorted(set(tenant_ids))))
+        scope = sa.and_(scope, quarantine.c.tenant_id.in_(tenant_list))
     elif other_than_tenants is not None:
         lock_partition(connection, f"{partition_key}:*", f"quarantine:{asset_name}")
         scope = sa.and_(
@@ -139,11 +157,8 @@ def replace_live_partition(
         return 0
     for tenant_id in tenant_list:  # always in this order: two writers never wait on each other
         lock_partition(connection, f"{partition_date.isoformat()}:{tenant_id}")
-    live: sa.ColumnElement[bool] = table.c.deleted_at.is_(None)
-    if "erased_at" in table.c:
-        live = sa.and_(live, table.c.erased_at.is_(None))
     scope = sa.and_(table.c.partition_date == partition_date, table.c.tenant_id.in_(tenant_list))
-    connection.execute(sa.delete(table).where(scope, live))
+    connection.execute(sa.delete(table).where(scope, live_rows(table)))
     if frame.empty:
         return 0
     kept = connection.execute(
@@ -175,12 +190,11 @@ def purged_keys(
     tenant_list = sorted(set(tenant_ids))
     if not tenant_list:
         return set()
-    gone: sa.ColumnElement[bool] = table.c.deleted_at.is_not(None)
-    if "erased_at" in table.c:
-        gone = sa.or_(gone, table.c.erased_at.is_not(None))
     rows = connection.execute(
         sa.select(*[table.c[name] for name in key_columns]).where(
-            table.c.partition_date == partition_date, table.c.tenant_id.in_(tenant_list), gone
+            table.c.partition_date == partition_date,
+            table.c.tenant_id.in_(tenant_list),
+            sa.not_(live_rows(table)),
         )
     )
     return {tuple(str(value) for value in row) for row in rows}

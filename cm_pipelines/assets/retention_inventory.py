@@ -23,7 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cm_pipelines import landing
-from cm_pipelines.assets.ingestion_support import lock_partition
+from cm_pipelines.assets.ingestion_support import CALL_DAY_ASSETS, lock_partition
 from cm_pipelines.audit import append_audit
 from cm_pipelines.domain.holds import calls_under_hold, number_records_under_hold
 from cm_pipelines.domain.keyed_hash import keyed_hash
@@ -48,15 +48,6 @@ from cm_pipelines.tables.retention import (
 )
 
 SYSTEM_ACTOR = "system:retention"
-
-CALL_DAY_ASSETS: tuple[str, ...] = (
-    "call_records",
-    "recordings",
-    "transcripts",
-    "ai_summaries",
-    "crm_links",
-)
-"""Assets whose quarantine is partitioned by call day (their lines follow ``call_logs``)."""
 
 TENANT_LIST_ASSETS: tuple[str, ...] = ("dncr_consents", "dncr_wash")
 """Assets whose quarantine is per tenant (consent and campaign lines): a line is dated by when
