@@ -69,6 +69,7 @@ def _volumes(database: str, days: list[str], single_run: bool) -> dict[str, Any]
 
     from cm_pipelines.assets.call_volumes import call_day_volumes
     from cm_pipelines.jobs import call_volumes_job
+    from cm_pipelines.partitions import partition_range_tags
     from cm_pipelines.resources import WarehouseResource
 
     defs = dg.Definitions(
@@ -81,10 +82,7 @@ def _volumes(database: str, days: list[str], single_run: bool) -> dict[str, Any]
     runs = 0
     started = time.perf_counter()
     if single_run:
-        tags = {
-            "dagster/asset_partition_range_start": days[0],
-            "dagster/asset_partition_range_end": days[-1],
-        }
+        tags = partition_range_tags(days[0], days[-1])
         assert job.execute_in_process(instance=instance, tags=tags, run_config=QUIET).success
         runs = 1
     else:

@@ -237,13 +237,10 @@ def retention_states_hold_and_purge(context: DemoContext) -> str:
 
 def count_call_volumes(context: DemoContext) -> str:
     """One run over every demo day (the asset's single-run backfill policy), after the purge."""
+    from cm_pipelines.partitions import partition_range_tags
+
     result = run_and_require(
-        context,
-        "call_volumes_job",
-        tags={
-            "dagster/asset_partition_range_start": context.days[0],
-            "dagster/asset_partition_range_end": context.days[-1],
-        },
+        context, "call_volumes_job", tags=partition_range_tags(context.days[0], context.days[-1])
     )
     calls = tenant_days = 0
     for event in result.get_asset_materialization_events():

@@ -24,6 +24,8 @@ from typing import Any
 
 import dagster as dg
 
+from cm_pipelines.partitions import partition_range_tags
+
 DEFINITIONS_MODULE = "cm_pipelines.definitions"
 DEFINITIONS_ATTRIBUTE = "defs"
 BACKFILL_TAG = "cm/backfill"
@@ -129,10 +131,7 @@ def _run_partition_tags(keys: Sequence[str]) -> tuple[str, dict[str, str]]:
     """The label and tags of a run over ``keys``: one partition, or a range of them."""
     if len(keys) == 1:
         return keys[0], {"dagster/partition": keys[0]}
-    return f"{keys[0]}...{keys[-1]}", {
-        "dagster/asset_partition_range_start": keys[0],
-        "dagster/asset_partition_range_end": keys[-1],
-    }
+    return f"{keys[0]}...{keys[-1]}", partition_range_tags(keys[0], keys[-1])
 
 
 def _quiet_console(run_config: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -14,3 +14,12 @@ call_day_backfill = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
 call_day_range_backfill = dg.BackfillPolicy.single_run()
 """Aggregates over call days: one run covers the whole range (one query, one transaction)."""
+
+
+def partition_range_tags(first: str, last: str) -> dict[str, str]:
+    """Run tags that make one run of an asset job cover every partition from ``first`` to
+    ``last`` (what a single-run backfill launches)."""
+    return {
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last,
+    }

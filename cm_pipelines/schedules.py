@@ -75,9 +75,8 @@ dsar_sla_schedule = dg.ScheduleDefinition(
 ALL_SCHEDULES += [dsar_sla_schedule]
 
 from cm_pipelines.jobs import call_volumes_job  # noqa: E402
+from cm_pipelines.partitions import partition_range_tags  # noqa: E402
 from cm_pipelines.resources.warehouse import WarehouseResource  # noqa: E402
-
-RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
 
 @dg.schedule(
@@ -105,8 +104,7 @@ def call_volumes_schedule(context: dg.ScheduleEvaluationContext, warehouse: Ware
         if first == last:
             requests.append(dg.RunRequest(run_key=run_key, partition_key=first.isoformat()))
         else:
-            start_tag, end_tag = RANGE_TAGS
-            tags = {start_tag: first.isoformat(), end_tag: last.isoformat()}
+            tags = partition_range_tags(first.isoformat(), last.isoformat())
             requests.append(dg.RunRequest(run_key=run_key, tags=tags))
     return requests
 

@@ -36,11 +36,13 @@ CALLS_GROUP = "calls"
 
 @dataclass
 class SliceOutcome:
-    """What one slice step reports: counts and per-key breakdowns only, never a record."""
+    """What one slice step reports: its tenants, counts and per-key breakdowns only, never a
+    record (it travels between steps through the IO manager)."""
 
     counts: Counter[str] = field(default_factory=Counter)
     breakdowns: dict[str, Counter[str]] = field(default_factory=dict)
     seconds: float = 0.0
+    tenant_ids: tuple[str, ...] = ()
 
     def breakdown(self, name: str) -> Counter[str]:
         return self.breakdowns.setdefault(name, Counter())
@@ -50,6 +52,7 @@ class SliceOutcome:
         for name, counter in other.breakdowns.items():
             self.breakdown(name).update(counter)
         self.seconds += other.seconds
+        self.tenant_ids += other.tenant_ids
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ def tenant_sliced_day_asset(
         warehouse: WarehouseResource,
         object_store: ObjectStoreResource,
         platform_config: PlatformConfigResource,
-    ) -> dict:
+    ) -> SliceOutcome:
         """Replace the slice's tenants' rows and quarantine for the day."""
         configured = platform_config.tenants_by_id()
         tenants = {
@@ -176,16 +179,12 @@ def tenant_sliced_day_asset(
             object_store,
         )
         outcome.seconds = time.perf_counter() - started
+        outcome.tenant_ids = tuple(sorted(tenants))
         context.add_output_metadata(
             {"tenants": len(tenants), "landed_bytes": int(work["landed_bytes"])}
             | {key: int(value) for key, value in sorted(outcome.counts.items())}
         )
-        return {
-            "tenant_ids": sorted(tenants),
-            "counts": dict(outcome.counts),
-            "breakdowns": {key: dict(value) for key, value in outcome.breakdowns.items()},
-            "seconds": outcome.seconds,
-        }
+        return outcome
 
     @dg.op(name=f"{name}_finish_day", tags=op_tags)
     def finish(
@@ -199,20 +198,17 @@ def tenant_sliced_day_asset(
         day_key = context.partition_key
         tenants = platform_config.tenants_by_id()
         total = SliceOutcome()
-        covered: set[str] = set()
         for reported in slices:
-            covered.update(reported["tenant_ids"])
-            total.absorb(
-                SliceOutcome(
-                    Counter(reported["counts"]),
-                    {key: Counter(value) for key, value in reported["breakdowns"].items()},
-                    float(reported["seconds"]),
-                )
-            )
+            total.absorb(reported)
         unknown = unknown_tenant_folders(object_store, landing_kind, set(tenants), day_key)
         with warehouse.begin() as connection:
             reasons = replace_quarantine(
-                connection, name, day_key, unknown, context.run.run_id, other_than_tenants=covered
+                connection,
+                name,
+                day_key,
+                unknown,
+                context.run.run_id,
+                other_than_tenants=total.tenant_ids,
             )
         total.counts["quarantined"] += sum(reasons.values())
         total.breakdown("quarantine_reasons").update(reasons)

@@ -354,24 +354,18 @@ def key_command(request_id: str, private_key_file: str | None) -> None:
 
 
 def _audit_key_collected(request_id: str, how: str) -> None:
-    import getpass
-
     import sqlalchemy as sa
 
     from cm_pipelines.audit import append_audit
     from cm_pipelines.tables.dsar import dsar_requests
 
-    try:
-        operator = getpass.getuser()[:128]
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        operator = "unknown-operator"
     with _warehouse().begin() as connection:
         tenant_id = connection.execute(
             sa.select(dsar_requests.c.tenant_id).where(dsar_requests.c.request_id == request_id)
         ).scalar_one_or_none()
         append_audit(
             connection,
-            actor=f"cm dsar key:{operator}",
+            actor=_operator(),
             action="dsar.export.key_collected",
             tenant_id=tenant_id,
             object_refs={"request_id": request_id},

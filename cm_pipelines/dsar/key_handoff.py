@@ -152,23 +152,12 @@ def open_stored_key(
     return open_sealed_key(object_store.read_bytes(path), private_key, request_id)
 
 
-def take_sealed_key(
-    request_id: str, object_store: ObjectStoreResource, private_key: bytes
-) -> bytes | None:
-    """Open and delete a sealed key: it can be collected once."""
-    key = open_stored_key(request_id, object_store, private_key)
-    if key is not None:
-        discard_sealed_key(request_id, object_store)
-    return key
-
-
 def discard_sealed_key(request_id: str, object_store: ObjectStoreResource) -> None:
     """Collected, or its package expired: the sealed key goes (every version of it)."""
     from cm_pipelines.resources.object_purge import purge_objects
 
-    path = sealed_key_path(request_id)
-    if object_store.exists(path):
-        purge_objects(object_store, [path])
+    # no existence check first: on a versioned bucket older versions may outlive the current one
+    purge_objects(object_store, [sealed_key_path(request_id)])
 
 
 def discard_dropped_key(request_id: str) -> None:
