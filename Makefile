@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export UV_COMPILE_BYTECODE := 1
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: setup demo test test-fast lint typecheck validate check bench ui workers clean
+.PHONY: setup demo test test-fast lint typecheck validate check shape bench ui workers clean
 
 $(STAMP): pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
@@ -27,8 +27,9 @@ test-fast: setup
 	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not integration"
 
 lint: setup
-	$(VENV)/bin/ruff check cm_pipelines tests benchmarks
-	$(VENV)/bin/ruff format --check cm_pipelines tests benchmarks
+	$(VENV)/bin/ruff check cm_pipelines tests benchmarks scripts
+	$(VENV)/bin/ruff format --check cm_pipelines tests benchmarks scripts
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: setup
 	$(VENV)/bin/mypy
@@ -40,6 +41,10 @@ validate: setup
 	  $(VENV)/bin/dagster definitions validate -w workspace.yaml
 
 check: lint typecheck validate
+
+# The largest modules and longest functions (limits: 500 and 80 lines; `--check` fails beyond).
+shape:
+	@python3 scripts/shape.py
 
 bench: setup
 	$(PY) -m benchmarks.run_all

@@ -44,7 +44,7 @@ def _load_calls(store_root: str, database: str) -> dict[str, Any]:
     """Every generated call into the warehouse by the production parser and bulk loader."""
     import pandas as pd
 
-    from cm_pipelines.domain.cdr import read_cdr_csv
+    from cm_pipelines.domain.ingestion.cdr import read_cdr_csv
     from cm_pipelines.resources import PlatformConfigResource, WarehouseResource
     from cm_pipelines.resources.bulk_load import bulk_insert
     from cm_pipelines.tables import calls as tables
@@ -67,9 +67,9 @@ def _load_calls(store_root: str, database: str) -> dict[str, Any]:
 def _volumes(database: str, days: list[str], single_run: bool) -> dict[str, Any]:
     import dagster as dg
 
-    from cm_pipelines.assets.call_volumes import call_day_volumes
-    from cm_pipelines.jobs import call_volumes_job
-    from cm_pipelines.partitions import partition_range_tags
+    from cm_pipelines.ingestion.assets import call_day_volumes
+    from cm_pipelines.ingestion.jobs import call_volumes_job
+    from cm_pipelines.platform.run_tags import partition_range_tags
     from cm_pipelines.resources import WarehouseResource
 
     defs = dg.Definitions(
@@ -97,7 +97,7 @@ def _volumes(database: str, days: list[str], single_run: bool) -> dict[str, Any]
 def _slice_day(store_root: str, database: str, day: str, slice_bytes: str) -> dict[str, Any]:
     import dagster as dg
 
-    from cm_pipelines.assets.calls import call_records
+    from cm_pipelines.ingestion.assets import call_records
     from cm_pipelines.resources import (
         ObjectStoreResource,
         PlatformConfigResource,

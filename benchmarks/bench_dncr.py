@@ -90,8 +90,8 @@ def _zip(name: str, body: bytes) -> bytes:
 
 def _generate_us(root: str, size: int, seed: int) -> dict[str, Any]:
     """Two daily full downloads of a ``size``-number registry, written area code by area code."""
-    from cm_pipelines import landing
-    from cm_pipelines.domain.registry_sets import format_ftc_lines
+    from cm_pipelines.domain.dncr.registry_sets import format_ftc_lines
+    from cm_pipelines.platform import landing
 
     rng = np.random.default_rng(seed)
     exchanges = _valid_exchanges()
@@ -125,7 +125,7 @@ def _generate_au(root: str, size: int, seed: int) -> dict[str, Any]:
     """One wash-result file of ``size`` AU mobile numbers (valid 6-digit prefixes only)."""
     import phonenumbers
 
-    from cm_pipelines import landing
+    from cm_pipelines.platform import landing
 
     rng = np.random.default_rng(seed + 1)
     prefixes = np.array(
@@ -177,10 +177,10 @@ def _refresh(root: str, registry_id: str, as_of: str) -> dict[str, Any]:
     """One ``dncr_registry_refresh_job`` run; per-step seconds from the run's events."""
     import dagster as dg
 
-    from cm_pipelines.assets import dncr as dncr_assets
-    from cm_pipelines.assets.dncr import refresh_run_config
-    from cm_pipelines.jobs import dncr_registry_refresh_job
-    from cm_pipelines.quality_checks import dncr as dncr_checks
+    from cm_pipelines.dncr import assets as dncr_assets
+    from cm_pipelines.dncr import checks as dncr_checks
+    from cm_pipelines.dncr.jobs import dncr_registry_refresh_job
+    from cm_pipelines.dncr.run_config import refresh_run_config
 
     defs = dg.Definitions(
         assets=dg.load_assets_from_modules([dncr_assets]),
@@ -215,7 +215,7 @@ def _refresh(root: str, registry_id: str, as_of: str) -> dict[str, Any]:
 
 
 def _active_numbers(root: str, registry_id: str) -> np.ndarray:
-    from cm_pipelines.assets.dncr_support import active_version, read_version
+    from cm_pipelines.dncr.registry_store import active_version, read_version
 
     resources = _resources(root)
     with resources["warehouse"].connect() as connection:
@@ -234,7 +234,7 @@ def _queries(numbers: np.ndarray, count: int, seed: int) -> np.ndarray:
 
 
 def _lookup(root: str, registry_id: str, count: int, seed: int) -> dict[str, Any]:
-    from cm_pipelines.domain.registry_sets import NumberIndex
+    from cm_pipelines.domain.dncr.registry_sets import NumberIndex
 
     numbers = _active_numbers(root, registry_id)
     queries = _queries(numbers, count, seed)

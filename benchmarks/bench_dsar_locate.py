@@ -205,7 +205,7 @@ def load(url: str, rows: int, seed: int = 5) -> dict[str, Any]:
 
 
 def _subject():
-    from cm_pipelines.domain.dsar_planning import Subject
+    from cm_pipelines.domain.dsar.planning import Subject
 
     return Subject(
         tenant_id=TENANT,

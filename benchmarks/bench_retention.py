@@ -134,18 +134,18 @@ def build_world(root: Path, rows: int, objects: int) -> dict[str, str]:
 
 
 def _fast(world: dict[str, str]) -> dict[str, Any]:
-    from cm_pipelines.assets.retention_engine import (
+    from cm_pipelines.domain.retention.rules import BreakerLimits
+    from cm_pipelines.resources import (
+        ObjectStoreResource,
+        PlatformConfigResource,
+        WarehouseResource,
+    )
+    from cm_pipelines.retention.purge.engine import (
         PurgeSettings,
         execute_plan,
         guard_plan,
         prepare_plan,
         prove_plan,
-    )
-    from cm_pipelines.domain.retention import BreakerLimits
-    from cm_pipelines.resources import (
-        ObjectStoreResource,
-        PlatformConfigResource,
-        WarehouseResource,
     )
 
     warehouse = WarehouseResource(url=world["warehouse"])

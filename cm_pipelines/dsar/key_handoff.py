@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from cm_pipelines import settings
-from cm_pipelines.domain.dsar_requests import is_request_id
-from cm_pipelines.domain.sealed_keys import (
+from cm_pipelines.domain.dsar.requests import is_request_id
+from cm_pipelines.domain.dsar.sealed_keys import (
     SealedKeyError,
     open_sealed_key,
     public_key_from_hex,
     seal_key,
 )
+from cm_pipelines.platform import settings
 
 if TYPE_CHECKING:
     from cm_pipelines.resources.object_store import ObjectStoreResource

@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from cm_pipelines.domain.dsar_planning import (
+from cm_pipelines.domain.dsar.planning import (
     AI_OUTPUTS,
     BLOCKED_CALLS,
     CALLS,
@@ -38,7 +38,7 @@ from cm_pipelines.domain.dsar_planning import (
     Subject,
     dedupe,
 )
-from cm_pipelines.domain.dsar_requests import Identifier
+from cm_pipelines.domain.dsar.requests import Identifier
 from cm_pipelines.domain.identifiers import extract_identifiers
 from cm_pipelines.domain.keyed_hash import is_keyed_hash, keyed_hash
 from cm_pipelines.domain.tenants import Tenant

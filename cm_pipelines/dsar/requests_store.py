@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from cm_pipelines.audit import append_audit
-from cm_pipelines.domain import dsar_clock
-from cm_pipelines.domain.dsar_requests import (
+from cm_pipelines.domain.dsar import clock as dsar_clock
+from cm_pipelines.domain.dsar.requests import (
     OPEN_STATES,
     Identifier,
     Rectification,
@@ -27,6 +26,7 @@ from cm_pipelines.domain.dsar_requests import (
 )
 from cm_pipelines.domain.keyed_hash import keyed_hash
 from cm_pipelines.domain.tenants import Tenant
+from cm_pipelines.platform.audit_log import append_audit
 from cm_pipelines.tables.dsar import (
     dsar_certificates,
     dsar_exports,

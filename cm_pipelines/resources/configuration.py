@@ -10,9 +10,9 @@ import dagster as dg
 import yaml
 from pydantic import Field
 
-from cm_pipelines import settings
-from cm_pipelines.domain.registries import Registry, check_tenant_registries, parse_registries
+from cm_pipelines.domain.dncr.registries import Registry, check_tenant_registries, parse_registries
 from cm_pipelines.domain.tenants import ConfigError, Tenant, parse_tenants
+from cm_pipelines.platform import settings
 
 
 def read_yaml(path: Path) -> Any:

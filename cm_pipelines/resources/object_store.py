@@ -1,6 +1,6 @@
 """The object store: an fsspec filesystem rooted at ``CM_STORAGE_URL`` (``file://`` or ``s3://``).
 
-Every path the platform uses is relative to the root (see ``cm_pipelines.landing``), so the same
+Every path the platform uses is relative to the root (see ``cm_pipelines.platform.landing``), so the same
 code runs on a laptop folder and an S3 bucket. S3 endpoint and credentials come from environment
 variables (``CM_S3_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``).
 """
@@ -16,7 +16,7 @@ import dagster as dg
 import fsspec
 from pydantic import Field
 
-from cm_pipelines import settings
+from cm_pipelines.platform import settings
 
 _FILESYSTEMS: dict[tuple[str, str, str], Any] = {}
 _LOCK = threading.Lock()

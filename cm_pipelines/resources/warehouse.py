@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pydantic import Field
 
-from cm_pipelines import settings
+from cm_pipelines.platform import settings
 
 MIGRATIONS_DIR = settings.PACKAGE_DIR / "migrations"
 _ENGINES: dict[str, sa.Engine] = {}

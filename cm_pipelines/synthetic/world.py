@@ -1,7 +1,7 @@
 """A deterministic synthetic landing zone: every file kind the platform ingests, in real formats.
 
 ``generate_world`` writes through a ``write(path, data)`` callable (paths from
-``cm_pipelines.landing``), so the same world can land in a folder, an S3 bucket or a dict in a
+``cm_pipelines.platform.landing``), so the same world can land in a folder, an S3 bucket or a dict in a
 test. The same arguments always give byte-identical files: all randomness flows from ``seed``
 through named numpy streams, never from the clock or global state.
 
@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from cm_pipelines import landing
+from cm_pipelines.domain.ingestion.wav import make_wav
 from cm_pipelines.domain.tenants import Tenant
-from cm_pipelines.domain.wav import make_wav
+from cm_pipelines.platform import landing
 from cm_pipelines.synthetic.calls import (
     ANONYMOUS,
     E164_FORM,

@@ -1,4 +1,4 @@
-"""The shared SQLAlchemy metadata and column helpers every table module uses."""
+"""The shared SQLAlchemy metadata, column helpers and the one meaning of a *live* row."""
 
 from __future__ import annotations
 
@@ -17,3 +17,11 @@ metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 # Times are stored as timezone-aware UTC; SQLite keeps them as ISO text.
 UtcDateTime = sa.DateTime(timezone=True)
 JsonDocument = sa.JSON().with_variant(sa.JSON(), "sqlite")
+
+
+def live_rows(table: sa.Table) -> sa.ColumnElement[bool]:
+    """Rows neither purged by retention nor erased by a DSAR (where the table can be erased)."""
+    live: sa.ColumnElement[bool] = table.c.deleted_at.is_(None)
+    if "erased_at" in table.c:
+        live = sa.and_(live, table.c.erased_at.is_(None))
+    return live

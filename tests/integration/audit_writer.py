@@ -6,7 +6,7 @@ import time
 
 import sqlalchemy as sa
 
-from cm_pipelines.audit import append_audit
+from cm_pipelines.platform.audit_log import append_audit
 
 
 def unlocked_writer(url: str, number: int, count: int) -> int:

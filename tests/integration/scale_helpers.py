@@ -145,7 +145,7 @@ class WorkerPool:
     workers: list[Worker] = field(default_factory=list)
 
     def start(self, name: str, *, concurrency: int = 1, pool: str = "solo") -> Worker:
-        from cm_pipelines.executors import celery_worker_command
+        from cm_pipelines.platform.executors import celery_worker_command
 
         log_path = self.folder / f"{name}.log"
         handle = log_path.open("wb")

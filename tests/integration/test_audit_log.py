@@ -17,18 +17,17 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from cm_pipelines.audit import (
-    AuditEntryRefused,
+from cm_pipelines.domain.trust.audit_chain import ChainAnchor
+from cm_pipelines.platform.audit_log import AuditEntryRefused, append_audit
+from cm_pipelines.resources import ObjectStoreResource, WarehouseResource
+from cm_pipelines.tables.audit import audit_log
+from cm_pipelines.trust.chain import (
     anchor_path,
-    append_audit,
     load_anchors,
     read_chain,
     record_anchor,
     verify_warehouse_chain,
 )
-from cm_pipelines.domain.audit_chain import ChainAnchor
-from cm_pipelines.resources import ObjectStoreResource, WarehouseResource
-from cm_pipelines.tables.audit import audit_log
 from tests.integration.audit_writer import unlocked_writer
 
 ENTRIES = 6
@@ -263,7 +262,7 @@ def test_a_broken_chain_is_never_anchored(
 
 
 def test_a_damaged_anchor_file_is_reported(local_store: ObjectStoreResource) -> None:
-    from cm_pipelines.audit import ANCHORS_DIR, AnchorUnreadable
+    from cm_pipelines.trust.chain import ANCHORS_DIR, AnchorUnreadable
 
     local_store.write_bytes(f"{ANCHORS_DIR}/head-000000000001-x.json", b"{not json")
     with pytest.raises(AnchorUnreadable, match="cannot be read"):

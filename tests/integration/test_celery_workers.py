@@ -110,18 +110,18 @@ def _handed_over(instance: dg.DagsterInstance, run_id: str) -> set[tuple[str, st
 def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
     monkeypatch, tmp_path, postgres_url, second_postgres_url, reference_postgres_url, s3_endpoint
 ) -> None:
-    from cm_pipelines.assets.dsar import fulfilment_run_config
-    from cm_pipelines.commands.core import generate, initialise
-    from cm_pipelines.domain.export_package import decrypt_package
-    from cm_pipelines.domain.sealed_keys import generate_key_pair
+    from cm_pipelines.cli.project import generate, initialise
+    from cm_pipelines.domain.dsar.export_package import decrypt_package
+    from cm_pipelines.domain.dsar.sealed_keys import generate_key_pair
     from cm_pipelines.dsar import key_handoff
-    from cm_pipelines.instance import get_instance, run_job
+    from cm_pipelines.dsar.run_config import fulfilment_run_config
+    from cm_pipelines.platform.instance import get_instance, run_job
     from cm_pipelines.resources import (
         ObjectStoreResource,
         PlatformConfigResource,
         WarehouseResource,
     )
-    from tests.assets.dsar_helpers import submit
+    from tests.dsar.dsar_helpers import submit
 
     broker_or_fail(BROKER_URL)
     key_prefix = unique_key_prefix()

@@ -19,17 +19,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from cm_pipelines.assets.ingestion_support import advisory_lock_key
-from cm_pipelines.assets.retention_engine import (
-    PurgeBusy,
-    PurgeSettings,
-    execute_plan,
-    prepare_plan,
-)
-from cm_pipelines.domain.retention import BreakerLimits
+from cm_pipelines.domain.retention.rules import BreakerLimits
 from cm_pipelines.resources import ObjectStoreResource, WarehouseResource, object_purge
+from cm_pipelines.resources.locks import advisory_lock_key
+from cm_pipelines.retention.purge.engine import PurgeBusy, PurgeSettings, execute_plan, prepare_plan
 from cm_pipelines.tables.retention import purge_plan_items, purge_plans
-from tests.assets.retention_helpers import (
+from tests.retention.retention_helpers import (
     SeededCall,
     World,
     end_state,

@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from dagster._core.instance.config import dagster_instance_config
 from dagster._utils.tags import TagConcurrencyLimitsCounter
 
-from cm_pipelines import landing, settings
-from cm_pipelines.assets.ingestion_support import advisory_lock_key
-from cm_pipelines.launch import exclusive_tenant_tags
+from cm_pipelines.platform import landing, settings
+from cm_pipelines.platform.run_tags import exclusive_tenant_tags
+from cm_pipelines.resources.locks import advisory_lock_key
 from tests.integration.scale_helpers import (
     IDENTIFIER_HASH_KEY,
     apply_env,
@@ -54,8 +54,8 @@ def _waiting_on_advisory_locks(engine: sa.Engine) -> int:
 def test_two_runs_of_one_call_day_at_once_leave_one_clean_copy(
     monkeypatch, tmp_path: Path, postgres_url: str, second_postgres_url: str
 ) -> None:
-    from cm_pipelines.commands.core import generate, initialise
-    from cm_pipelines.instance import run_job
+    from cm_pipelines.cli.project import generate, initialise
+    from cm_pipelines.platform.instance import run_job
     from cm_pipelines.resources import ObjectStoreResource, WarehouseResource
 
     store = f"file://{tmp_path / 'store'}"

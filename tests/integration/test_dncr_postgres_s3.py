@@ -11,11 +11,11 @@ import fsspec
 import pytest
 import sqlalchemy as sa
 
-from cm_pipelines import landing
-from cm_pipelines.assets.dncr_support import parquet_to_numbers, sha256_hex
+from cm_pipelines.dncr.registry_store import parquet_to_numbers, sha256_hex
+from cm_pipelines.platform import landing
 from cm_pipelines.tables import dncr as tables
 from cm_pipelines.tables.audit import audit_log
-from tests.assets.dncr_helpers import (
+from tests.dncr.dncr_helpers import (
     active_rows,
     failure_message,
     ftc_full_files,

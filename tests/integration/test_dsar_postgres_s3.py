@@ -9,9 +9,9 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from cm_pipelines.domain.export_package import decrypt_package, verify_package
+from cm_pipelines.domain.dsar.export_package import decrypt_package, verify_package
 from cm_pipelines.domain.identifiers import extract_identifiers
-from cm_pipelines.dsar import fulfilment as fulfilment_module
+from cm_pipelines.dsar.fulfil import engine as fulfilment_module
 from cm_pipelines.resources.object_purge import still_present
 from cm_pipelines.tables import calls as call_tables
 from cm_pipelines.tables import dncr
@@ -21,7 +21,7 @@ from cm_pipelines.tables.dsar import (
     dsar_requests,
     restrictions,
 )
-from tests.assets.dsar_helpers import (
+from tests.dsar.dsar_helpers import (
     add_call_hold,
     add_number_records,
     hash_of,

@@ -9,11 +9,11 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from cm_pipelines import landing
-from cm_pipelines.domain.wav import make_wav
+from cm_pipelines.domain.ingestion.wav import make_wav
+from cm_pipelines.platform import landing
 from cm_pipelines.resources import ObjectStoreResource, PlatformConfigResource, WarehouseResource
 from cm_pipelines.tables import calls as tables
-from tests.assets.ingestion_helpers import ingest_day
+from tests.ingestion.ingestion_helpers import ingest_day
 
 pytestmark = pytest.mark.integration
 

@@ -33,8 +33,8 @@ def production_shaped_env(monkeypatch, postgres_url, s3_endpoint, request):
 
 
 def test_ingestion_on_postgresql_and_s3(production_shaped_env) -> None:
-    from cm_pipelines.commands.core import generate, initialise
-    from cm_pipelines.instance import get_instance, run_job
+    from cm_pipelines.cli.project import generate, initialise
+    from cm_pipelines.platform.instance import get_instance, run_job
 
     summary = initialise()
     assert summary["storage"].startswith("s3://")

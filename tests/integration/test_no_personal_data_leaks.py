@@ -154,7 +154,7 @@ def _export_key_spy(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
 def _run_jobs_the_demo_skipped(instance: dg.DagsterInstance) -> set[str]:
     from cm_pipelines.definitions import defs
-    from cm_pipelines.instance import run_job
+    from cm_pipelines.platform.instance import run_job
 
     ran = {run.job_name for run in instance.get_runs()}
     launched = set()
@@ -171,13 +171,13 @@ def test_a_full_demo_leaves_no_identifier_or_secret_where_dagster_records(
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    from cm_pipelines import settings
-    from cm_pipelines.demo import run_demo
-    from cm_pipelines.instance import get_instance
+    from cm_pipelines.cli.demo import run_demo
+    from cm_pipelines.platform import settings
+    from cm_pipelines.platform.instance import get_instance
 
     export_keys = _export_key_spy(monkeypatch)
     worlds = []
-    from cm_pipelines.commands import core
+    from cm_pipelines.cli import project as core
 
     original_generate = core.generate
 

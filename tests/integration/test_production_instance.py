@@ -10,7 +10,7 @@ import boto3
 import dagster as dg
 import pytest
 
-from cm_pipelines import settings
+from cm_pipelines.platform import settings
 from tests.conftest import IN_CI, make_bucket
 from tests.integration.scale_helpers import apply_env, dagster_storage_env
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from cm_pipelines.resources import ObjectStoreResource, WarehouseResource, object_purge
 from cm_pipelines.tables import calls as call_tables
 from cm_pipelines.tables.retention import purge_plan_items, purge_plans, retention_tombstones
-from tests.assets.retention_helpers import (
+from tests.retention.retention_helpers import (
     World,
     materialization,
     purge_config,

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from cm_pipelines import landing, settings
 from cm_pipelines.domain.keyed_hash import keyed_hash
+from cm_pipelines.platform import landing, settings
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +87,7 @@ def _metadata(result, asset: str) -> dict[str, Any]:
 
 
 def _run(job: str, **kwargs):
-    from cm_pipelines.instance import run_job
+    from cm_pipelines.platform.instance import run_job
 
     result = run_job(job, **kwargs)
     assert result.success, f"{job} failed (run {result.run_id})"
@@ -95,10 +95,10 @@ def _run(job: str, **kwargs):
 
 
 def _dsar(tenant: str, request_type: str, phone: str, email: str) -> str:
-    from cm_pipelines.assets.dsar import JOB_NAME, fulfilment_run_config
-    from cm_pipelines.commands.dsar import submit_request
+    from cm_pipelines.cli.dsar import submit_request
     from cm_pipelines.dsar import key_handoff
     from cm_pipelines.dsar import requests_store as store
+    from cm_pipelines.dsar.run_config import JOB_NAME, fulfilment_run_config
     from cm_pipelines.resources import WarehouseResource
 
     request_id = submit_request(
@@ -115,15 +115,15 @@ def _dsar(tenant: str, request_type: str, phone: str, email: str) -> str:
 
 
 def test_one_tenants_jobs_never_touch_another_tenants_records_of_the_same_person() -> None:
-    from cm_pipelines.assets.dncr import wash_run_config
-    from cm_pipelines.assets.retention_holds import add_hold
-    from cm_pipelines.assets.retention_inventory import record_operator_policy
-    from cm_pipelines.commands.core import generate, initialise
+    from cm_pipelines.cli.project import generate, initialise
+    from cm_pipelines.dncr.run_config import wash_run_config
     from cm_pipelines.resources import (
         ObjectStoreResource,
         PlatformConfigResource,
         WarehouseResource,
     )
+    from cm_pipelines.retention.holds import add_hold
+    from cm_pipelines.retention.inventory import record_operator_policy
     from cm_pipelines.tables import calls as call_tables
     from cm_pipelines.tables import dncr, dsar
 
@@ -249,7 +249,7 @@ def test_one_tenants_jobs_never_touch_another_tenants_records_of_the_same_person
             connection, tenant_id=A, record_type="recordings", retention_days=0,
             effective_from=datetime.now(UTC).date(), actor="test",
         )  # fmt: skip
-    from cm_pipelines.instance import run_job
+    from cm_pipelines.platform.instance import run_job
 
     config: dict[str, Any] = {"tenant": A}
     purge = run_job(

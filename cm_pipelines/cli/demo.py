@@ -1,0 +1,337 @@
+"""``cm demo``: a small generated world pushed through every job, recorded in the project's instance.
+
+Each capability contributes a step to ``DEMO_STEPS``; a step runs jobs through the instance (so
+the runs show in the UI) and returns one summary line. Summary lines carry counts only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import click
+import dagster as dg
+import sqlalchemy as sa
+
+from cm_pipelines.domain.tenants import ConfigError
+
+DEMO_DAYS = 3
+
+
+@dataclass
+class DemoContext:
+    instance: dg.DagsterInstance
+    world: Any
+    days: list[str]
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class DemoStepFailed(RuntimeError):
+    """A job of the demo failed; the run id points at its logs in the UI."""
+
+
+def run_and_require(
+    context: DemoContext, job_name: str, **kwargs: Any
+) -> dg.ExecuteInProcessResult:
+    from cm_pipelines.platform.instance import run_job
+
+    result = run_job(job_name, instance=context.instance, **kwargs)
+    if not result.success:
+        raise DemoStepFailed(
+            f"{job_name} failed (run {result.run_id}); open it in the UI for details"
+        )
+    return result
+
+
+def ingest_calls(context: DemoContext) -> str:
+    total = 0
+    for day in context.days:
+        result = run_and_require(context, "call_ingestion_job", partition_key=day)
+        for event in result.get_asset_materialization_events():
+            materialization = event.materialization
+            if materialization and materialization.asset_key.path == ["call_records"]:
+                total += int(materialization.metadata["rows_inserted"].value)  # type: ignore[arg-type]
+    return f"ingestion: {total} call records over {len(context.days)} call days"
+
+
+def verify_and_overview(context: DemoContext) -> str:
+    """Last step: verify the audit chain every other step wrote to, then render the overview."""
+    result = run_and_require(context, "trust_daily_job")
+    found: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        if materialization is not None:
+            found[materialization.asset_key.to_user_string()] = {
+                key: value.value for key, value in materialization.metadata.items()
+            }
+    chain, overview = found["audit_chain"], found["compliance_overview"]
+    if not chain["ok"]:
+        raise DemoStepFailed(f"audit chain broken: {chain['verdict']}")
+    return (
+        f"trust: audit chain intact ({chain['entries_checked']} entries, head anchored); "
+        f"overview of {overview['tenants']} tenants: {overview['open_dsars']} open DSARs "
+        f"({overview['overdue_dsars']} overdue), {overview['active_holds']} active holds"
+    )
+
+
+DSAR_DEMO_TYPES = (
+    "access",
+    "portability",
+    "restriction",
+    "rectification",
+    "objection",
+    "withdraw_consent",
+    "erasure",  # last: it removes data the others read
+)
+
+
+def fulfil_dsars(context: DemoContext) -> str:
+    """One data-subject request of each type on the world's subjects, verified and fulfilled
+    through ``dsar_fulfillment_job``; export keys are received in memory and dropped."""
+    from cm_pipelines.cli.dsar import submit_request
+    from cm_pipelines.dsar import key_handoff
+    from cm_pipelines.dsar import requests_store as store
+    from cm_pipelines.dsar.run_config import JOB_NAME, REQUEST_TAG, fulfilment_run_config
+    from cm_pipelines.resources import WarehouseResource
+
+    subjects = list(context.world.subjects)
+    if not subjects:
+        raise DemoStepFailed("the generated world has no DSAR subjects")
+    warehouse = WarehouseResource()
+    counts: dict[str, int] = {"packages": 0, "erased": 0, "exempted": 0}
+    for index, request_type in enumerate(DSAR_DEMO_TYPES):
+        person = subjects[index % len(subjects)]
+        extra = {}
+        if request_type == "rectification":
+            extra = {"new_email": f"corrected.{index}@example.org"}
+        submitted = submit_request(
+            tenant=person["tenant_id"],
+            request_type=request_type,
+            identifiers=[("phone", person["e164"]), ("email", person["email"])],
+            submitted_by="demo",
+            **extra,
+        )
+        request_id = submitted["request_id"]
+        with warehouse.begin() as connection:
+            store.verify_request(
+                connection, request_id, method="demo_identity_check", verified_by="demo"
+            )
+        with key_handoff.expect_key(request_id) as receiver:
+            run_and_require(
+                context,
+                JOB_NAME,
+                run_config=fulfilment_run_config(request_id),
+                tags={REQUEST_TAG: request_id, "cm/trigger": "demo"},
+            )
+        counts["packages"] += int(receiver.key is not None)
+        if request_type == "erasure":
+            with warehouse.connect() as connection:
+                located = store.store_results(connection, request_id)["locate"]
+            counts["erased"] = sum(v["acted"] for v in located.values())
+            counts["exempted"] = sum(v["exempted"] for v in located.values())
+    # One request stays open, awaiting verification, so the SLA asset and the overview have a
+    # statutory clock to show (received 20 days ago: GDPR leaves about 10 days).
+    waiting = subjects[-1]
+    received = (datetime.now(UTC) - timedelta(days=20)).isoformat(timespec="seconds")
+    submit_request(
+        tenant=waiting["tenant_id"],
+        request_type="access",
+        identifiers=[("email", waiting["email"])],
+        jurisdiction="gdpr",
+        received_at=received,
+        submitted_by="demo",
+    )
+    run_and_require(context, "dsar_sla_job")
+    return (
+        f"dsar: {len(DSAR_DEMO_TYPES)} requests completed (one of each type); "
+        f"{counts['packages']} encrypted packages; erasure acted on {counts['erased']} records, "
+        f"{counts['exempted']} exempted, certificate written; 1 request awaiting verification"
+    )
+
+
+RETENTION_DEMO_TENANT = "gamma-sg"
+
+
+def retention_states_hold_and_purge(context: DemoContext) -> str:
+    """Retention states, then a policy change (recordings kept 1 day from today, an operator
+    version) so the generated days fall due, a legal hold on one due call, and a purge: the
+    circuit breaker refuses the first attempt, an audited operator override lets it through."""
+    from cm_pipelines.platform import settings
+    from cm_pipelines.platform.instance import run_job
+    from cm_pipelines.resources import PlatformConfigResource, WarehouseResource
+    from cm_pipelines.retention.holds import add_hold
+    from cm_pipelines.retention.inventory import record_operator_policy
+    from cm_pipelines.tables.calls import recordings
+
+    def metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
+        for event in result.get_asset_materialization_events():
+            materialization = event.materialization
+            if materialization is not None and materialization.asset_key.path[-1] == asset:
+                return {key: value.value for key, value in materialization.metadata.items()}
+        return {}
+
+    states = metadata_of(run_and_require(context, "retention_states_job"), "retention_states")
+    warehouse = WarehouseResource()
+    tenant = PlatformConfigResource().tenants_by_id()[RETENTION_DEMO_TENANT]
+    today = datetime.now(UTC).date()
+    with warehouse.begin() as connection:
+        version = record_operator_policy(
+            connection,
+            tenant_id=tenant.id,
+            record_type="recordings",
+            retention_days=1,
+            effective_from=today,
+            actor="demo",
+        )
+        oldest = connection.execute(
+            sa.select(recordings.c.call_id)
+            .where(recordings.c.tenant_id == tenant.id, recordings.c.deleted_at.is_(None))
+            .order_by(recordings.c.partition_date, recordings.c.call_id)
+            .limit(1)
+        ).scalar()
+        if oldest is not None:
+            add_hold(
+                connection,
+                tenant,
+                call_id=oldest,
+                reason="demo: complaint under investigation",
+                actor="demo",
+                hash_key=settings.identifier_hash_key(),
+            )
+    config = {"tenant": tenant.id}
+    first = run_job(
+        "retention_purge_job",
+        instance=context.instance,
+        run_config={"ops": {"retention_purge_plan": {"config": config}}},
+        tags={"cm/actor": "demo", "cm/trigger": "demo"},
+    )
+    refused = False
+    result = first
+    if not first.success:
+        guard = [e for e in first.get_asset_check_evaluations() if not e.passed]
+        if not guard:
+            raise DemoStepFailed(f"retention_purge_job failed (run {first.run_id})")
+        refused = True
+        config.update(
+            override_reason="demo: first purge after shortening the recordings policy",
+            override_by="demo",
+        )
+        result = run_and_require(
+            context,
+            "retention_purge_job",
+            run_config={"ops": {"retention_purge_plan": {"config": config}}},
+            tags={"cm/actor": "demo", "cm/trigger": "demo"},
+        )
+    proof = metadata_of(result, "retention_proof_of_deletion")
+    # record the states after the purge, so the overview shows what is now purged and held
+    run_and_require(context, "retention_states_job")
+    by_state = states.get("by_state", {})
+    return (
+        f"retention: {states.get('artefacts', 0)} artefacts "
+        f"({by_state.get('active', 0)} active, {by_state.get('due', 0)} due), "
+        f"{states.get('due_next_30_days', 0)} due within 30 days; policy {version.id} "
+        f"(1 day) applied; {'breaker refused, override audited; ' if refused else ''}"
+        f"purged {proof.get('purged', 0)} artefacts ({proof.get('objects_deleted', 0)} objects), "
+        f"{1 if oldest is not None else 0} held call kept; proof {proof.get('proof_path', '-')}"
+    )
+
+
+def count_call_volumes(context: DemoContext) -> str:
+    """One run over every demo day (the asset's single-run backfill policy), after the purge."""
+    from cm_pipelines.platform.run_tags import partition_range_tags
+
+    result = run_and_require(
+        context, "call_volumes_job", tags=partition_range_tags(context.days[0], context.days[-1])
+    )
+    calls = tenant_days = 0
+    for event in result.get_asset_materialization_events():
+        item = event.materialization
+        if item and item.asset_key.path == ["call_day_volumes"]:
+            # one materialization per day of the range, each carrying the run's totals
+            calls = int(item.metadata["calls"].value)  # type: ignore[arg-type]
+            tenant_days = int(item.metadata["tenant_days"].value)  # type: ignore[arg-type]
+    return (
+        f"call volumes: {tenant_days} tenant-days over {len(context.days)} call days counted "
+        f"in one run ({calls} live calls after the purge)"
+    )
+
+
+def refresh_registries_and_wash(context: DemoContext) -> str:
+    """Refresh every registry from the generated files (full download, wash results), ingest
+    consents and wash every campaign list; counts only."""
+    from cm_pipelines.dncr.run_config import refresh_run_config, wash_run_config
+
+    refreshed = run_and_require(
+        context, "dncr_registry_refresh_job", run_config=refresh_run_config()
+    )
+    promoted = 0
+    washed: dict[str, Any] = {}
+    for event in refreshed.get_asset_materialization_events():
+        item = event.materialization
+        if item and item.asset_key.path == ["dncr_registry_promotion"]:
+            promoted = int(item.metadata["promoted_count"].value)  # type: ignore[arg-type]
+    result = run_and_require(context, "dncr_wash_job", run_config=wash_run_config())
+    for event in result.get_asset_materialization_events():
+        item = event.materialization
+        if item and item.asset_key.path == ["dncr_wash_results"]:
+            washed = {key: value.value for key, value in item.metadata.items()}
+    return (
+        f"dncr: {promoted} registry versions promoted; {washed.get('campaigns', 0)} campaign lists "
+        f"washed: {washed.get('numbers', 0)} numbers, {washed.get('allowed', 0)} allowed, "
+        f"{washed.get('blocked', 0)} blocked"
+    )
+
+
+DEMO_STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
+    ("ingest call days", ingest_calls),
+    ("fulfil a data-subject request of each type", fulfil_dsars),
+    ("refresh do-not-call registries, wash campaign lists", refresh_registries_and_wash),
+    ("retention states, a legal hold and a guarded purge", retention_states_hold_and_purge),
+    ("count call volumes over the demo days in one run", count_call_volumes),
+    # keep last: it verifies the chain every step above appended to
+    ("verify audit log, render compliance overview", verify_and_overview),
+]
+
+
+def run_demo(*, seed: int, calls: int, echo: Callable[[str], None]) -> list[str]:
+    from cm_pipelines.cli.project import generate, initialise
+    from cm_pipelines.platform.instance import console_log_level, get_instance
+
+    echo("initialising warehouse, object store and Dagster home ...")
+    initialise()
+    start_day = date.today() - timedelta(days=DEMO_DAYS)
+    echo(f"generating a world of {calls} calls (seed {seed}) ...")
+    world = generate(seed, calls, None, True, DEMO_DAYS, start_day)
+    days = [(start_day + timedelta(days=offset)).isoformat() for offset in range(DEMO_DAYS)]
+    context = DemoContext(instance=get_instance(), world=world, days=days)
+    lines = []
+    # Some steps fail on purpose (a tripped circuit breaker); each step reports in its summary
+    # line and every run is in the UI, so the terminal shows only critical run output.
+    with console_log_level("CRITICAL"):
+        for label, step in DEMO_STEPS:
+            echo(f"running: {label} ...")
+            lines.append(step(context))
+    return lines
+
+
+@click.command("demo")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--calls", type=click.IntRange(10, 100_000), default=400, show_default=True)
+def demo_command(seed: int, calls: int) -> None:
+    """Init, generate a small world and run every job once through the project's instance."""
+    try:
+        lines = run_demo(seed=seed, calls=calls, echo=click.echo)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration refused: {exc}") from exc
+    click.echo("")
+    click.echo("Demo summary")
+    for line in lines:
+        click.echo(f"  {line}")
+    click.echo("")
+    click.echo("Open the Dagster UI with:  cm ui   (then browse http://127.0.0.1:3000)")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(demo_command)

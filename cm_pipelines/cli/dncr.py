@@ -1,0 +1,245 @@
+"""``cm dncr check`` (pre-call check of a few numbers) and ``cm dncr wash`` (wash a list file).
+
+Both run the same domain code as ``dncr_wash_job`` against the same evidence: the active
+registry versions, the tenant's suppression list and consents. Numbers are shown masked; the
+wash output file is the operator's own list and keeps them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from cm_pipelines.domain.tenants import ConfigError, Tenant
+
+
+def _resources() -> tuple[Any, Any, Any]:
+    from cm_pipelines.resources import (
+        ObjectStoreResource,
+        PlatformConfigResource,
+        WarehouseResource,
+    )
+
+    return WarehouseResource(), ObjectStoreResource(), PlatformConfigResource()
+
+
+def _instant(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            "must be an ISO date-time such as 2026-11-28T09:00:00+00:00", param_hint="--at"
+        ) from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _tenant(platform_config: Any, tenant_id: str) -> Tenant:
+    try:
+        tenants = platform_config.tenants_by_id()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration refused: {exc}") from exc
+    if tenant_id not in tenants:
+        raise click.ClickException(
+            f"unknown tenant {tenant_id!r}; configured tenants: {', '.join(sorted(tenants))}"
+        )
+    return tenants[tenant_id]
+
+
+def run_wash(
+    tenant_id: str, raw_numbers: list[str], at: datetime
+) -> tuple[Tenant, pd.DataFrame, set[str]]:
+    """Wash numbers for a tenant against the warehouse's current evidence.
+
+    Returns the tenant, the decisions (one row per input, in order) and the keyed hashes under
+    an active DSAR restriction (callers must not export those).
+    """
+    from cm_pipelines.dncr.registry_store import (
+        RegistryIntegrityError,
+        load_evidence,
+        restricted_hashes,
+        suppressed_hashes,
+        tenant_consents,
+    )
+    from cm_pipelines.domain.dncr.washing import prepare_numbers, wash
+    from cm_pipelines.platform import settings
+    from cm_pipelines.resources.warehouse import SchemaNotCurrentError
+
+    warehouse, object_store, platform_config = _resources()
+    tenant = _tenant(platform_config, tenant_id)
+    try:
+        registries = {registry.id: registry for registry in platform_config.registries()}
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration refused: {exc}") from exc
+    try:
+        warehouse.assert_schema_current()
+    except SchemaNotCurrentError as exc:
+        raise click.ClickException(str(exc)) from exc
+    numbers = prepare_numbers(raw_numbers, tenant.country, settings.identifier_hash_key())
+    try:
+        with warehouse.connect() as connection:
+            evidence = load_evidence(
+                connection, object_store, [registries[r] for r in tenant.registries]
+            )
+            suppressed = suppressed_hashes(connection, tenant.id)
+            restricted = restricted_hashes(connection, tenant.id)
+            consents = tenant_consents(connection, tenant.id, set(numbers["e164_hash"]))
+    except RegistryIntegrityError as exc:
+        raise click.ClickException(f"{exc}: re-run dncr_registry_refresh_job") from exc
+    results = wash(
+        numbers,
+        evidence=evidence,
+        suppressed_hashes=suppressed,
+        consents=consents,
+        washed_at=at,
+        tenant_country=tenant.country,
+    )
+    results.insert(0, "raw", numbers["raw"].to_numpy(dtype=object))
+    return tenant, results, restricted
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    return value
+
+
+@click.group("dncr")
+def dncr_group() -> None:
+    """Do-not-call registries: pre-call checks and list washes."""
+
+
+@dncr_group.command("check")
+@click.option(
+    "--tenant",
+    "tenant_id",
+    required=True,
+    help="Tenant whose registries, suppression list and consents apply.",
+)
+@click.option("--at", "at", default=None, help="ISO instant to decide at (default: now).")
+@click.argument("numbers", nargs=-1, required=True)
+def check_command(tenant_id: str, at: str | None, numbers: tuple[str, ...]) -> None:
+    """One JSON line per NUMBER: decision, reason, evidence, valid_until (number masked)."""
+    from cm_pipelines.domain.dncr.washing import evidence_document
+    from cm_pipelines.domain.phone_numbers import mask_number
+
+    _, results, restricted = run_wash(tenant_id, list(numbers), _instant(at))
+    for index, row in enumerate(results.to_dict(orient="records")):
+        e164 = row["e164"]
+        document = {
+            "input": index + 1,
+            "number": mask_number(e164) if e164 else None,
+            "decision": row["decision"],
+            "reason": row["reason"],
+            "evidence": {key: _json_value(value) for key, value in evidence_document(row).items()},
+            "valid_until": _json_value(row["valid_until"]),
+            "restricted": row["e164_hash"] in restricted,
+            "calling_window": row["calling_window"],
+        }
+        click.echo(json.dumps(document, sort_keys=True))
+
+
+@dncr_group.command("wash")
+@click.option(
+    "--tenant",
+    "tenant_id",
+    required=True,
+    help="Tenant whose registries, suppression list and consents apply.",
+)
+@click.option(
+    "--list",
+    "list_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with a 'phone' column (and optional 'contact_ref').",
+)
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV to write the decisions to.",
+)
+@click.option("--at", "at", default=None, help="ISO instant to decide at (default: now).")
+def wash_command(tenant_id: str, list_file: Path, out_file: Path, at: str | None) -> None:
+    """Wash a list file; writes every decision to --out (DSAR-restricted numbers left out)."""
+    from cm_pipelines.dncr.registry_store import (
+        ACTOR,
+        CampaignFileError,
+        read_campaign_csv,
+        sha256_hex,
+    )
+    from cm_pipelines.platform.audit_log import append_audit
+
+    try:
+        frame = read_campaign_csv(list_file.read_bytes(), list_file.name)
+    except CampaignFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    tenant, results, restricted = run_wash(tenant_id, frame["phone"].tolist(), _instant(at))
+    results["contact_ref"] = frame["contact_ref"].to_numpy(dtype=object)
+    withheld = results["e164_hash"].isin(restricted).to_numpy()
+    output = results.loc[~withheld]
+    table = pd.DataFrame(
+        {
+            "phone": output["raw"],
+            "e164": output["e164"],
+            "contact_ref": output["contact_ref"],
+            "decision": output["decision"],
+            "reason": output["reason"],
+            "registry_id": output["registry_id"],
+            "registry_version": output["registry_version"],
+            "evidence_date": [_json_value(v) for v in output["evidence_date"]],
+            "valid_until": [_json_value(v) for v in output["valid_until"]],
+            "rule": output["rule"],
+            "calling_window": [
+                json.dumps(v, sort_keys=True) if v else "" for v in output["calling_window"]
+            ],
+        }
+    )
+    body = table.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    out_file.write_bytes(body)
+    reasons = Counter(output["reason"])
+    warehouse, _, _ = _resources()
+    with warehouse.begin() as connection:
+        append_audit(
+            connection,
+            actor=f"{ACTOR}:cli",
+            action="dncr.list_washed",
+            tenant_id=tenant.id,
+            object_refs={
+                "output_sha256": sha256_hex(body),
+                "input_sha256": sha256_hex(list_file.read_bytes()),
+            },
+            details={
+                "numbers": len(results),
+                "written": len(output),
+                "restricted_withheld": int(withheld.sum()),
+                "reasons": dict(sorted(reasons.items())),
+            },
+        )
+    click.echo(
+        json.dumps(
+            {
+                "tenant": tenant.id,
+                "numbers": len(results),
+                "written": len(output),
+                "restricted_withheld": int(withheld.sum()),
+                "reasons": dict(sorted(reasons.items())),
+            },
+            sort_keys=True,
+        ),
+        err=True,
+    )
+
+
+def register(group: click.Group) -> None:
+    group.add_command(dncr_group)

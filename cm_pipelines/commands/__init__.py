@@ -1,1 +1,0 @@
-"""Command groups of the `cm` command: each module has ``register(group)``."""

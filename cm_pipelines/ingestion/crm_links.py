@@ -1,0 +1,144 @@
+"""Links between calls and CRM records, one tenant slice of a call day at a time: each CSV row
+ties a live call of the day to a CRM record (system, record id, contact phone and email)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from cm_pipelines.domain.ingestion.crm_links import CrmLinksFormatError, parse_crm_links
+from cm_pipelines.domain.tenants import Tenant
+from cm_pipelines.ingestion.partition_writes import (
+    live_call_ids,
+    partition_day,
+    replace_live_partition,
+    without_duplicates,
+)
+from cm_pipelines.ingestion.tenant_slices import SliceOutcome, TenantSliceWork, json_breakdown
+from cm_pipelines.platform import landing
+from cm_pipelines.resources.object_store import ObjectStoreResource
+from cm_pipelines.resources.quarantine import QuarantineEntry, replace_quarantine
+from cm_pipelines.resources.warehouse import WarehouseResource
+from cm_pipelines.tables import calls as tables
+
+LINK_KEY = ["tenant_id", "call_id", "crm_system", "crm_record_id"]
+
+
+@dataclass
+class _Read:
+    rows: list[dict] = field(default_factory=list)
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
+    tenants: set[str] = field(default_factory=set)
+    """Tenants whose file was there: a missing file (purged, never landed) replaces nothing."""
+
+
+def _read_file(read: _Read, path: str, data: bytes, tenant: Tenant, live: set[str]) -> None:
+    try:
+        result = parse_crm_links(data, path, tenant.country)
+    except CrmLinksFormatError as exc:
+        read.quarantined.append(
+            QuarantineEntry(
+                path, None, exc.reason_code, "CRM links file could not be read", None, tenant.id
+            )
+        )
+        return
+    read.quarantined.extend(
+        QuarantineEntry(
+            q.source_file, q.line_number, q.reason_code, q.detail, q.raw_record, tenant.id
+        )
+        for q in result.quarantined
+    )
+    for link in result.links:
+        if link.call_id not in live:
+            read.quarantined.append(
+                QuarantineEntry(
+                    path,
+                    link.source_line,
+                    "no_matching_call",
+                    "no call of this day has this uniqueid",
+                    None,
+                    tenant.id,
+                )
+            )
+            continue
+        read.rows.append(
+            {
+                "tenant_id": tenant.id,
+                "call_id": link.call_id,
+                "crm_system": link.crm_system,
+                "crm_record_id": link.crm_record_id,
+                "contact_e164": link.contact_e164,
+                "contact_email": link.contact_email,
+                "source_file": path,
+                "source_line": link.source_line,
+            }
+        )
+
+
+def _read_slice(
+    work: TenantSliceWork,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    outcome: SliceOutcome,
+) -> _Read:
+    day = partition_day(work.day_key)
+    with warehouse.connect() as connection:
+        live_calls = {t: live_call_ids(connection, t, day) for t in work.tenants}
+    read = _Read()
+    for tenant_id, tenant in sorted(work.tenants.items()):
+        path = landing.crm_links_file(tenant_id, work.day_key)
+        if not object_store.exists(path):
+            continue
+        outcome.counts["files_read"] += 1
+        read.tenants.add(tenant_id)
+        _read_file(read, path, object_store.read_bytes(path), tenant, live_calls[tenant_id])
+    return read
+
+
+def ingest_crm_links(
+    work: TenantSliceWork, warehouse: WarehouseResource, object_store: ObjectStoreResource
+) -> SliceOutcome:
+    """Parse the slice's CRM link files and replace those tenants' links of the day."""
+    day = partition_day(work.day_key)
+    outcome = SliceOutcome()
+    read = _read_slice(work, warehouse, object_store, outcome)
+    frame = pd.DataFrame(read.rows)
+    if not frame.empty:
+        frame.insert(2, "partition_date", day)
+    frame, duplicates = without_duplicates(
+        frame,
+        LINK_KEY,
+        reason_code="duplicate_link",
+        detail="same call and CRM record twice",
+        path_column="source_file",
+        line_column="source_line",
+    )
+    with warehouse.begin() as connection:
+        outcome.counts["links_loaded"] += replace_live_partition(
+            connection, tables.crm_links, day, read.tenants, frame, LINK_KEY
+        )
+        reasons = replace_quarantine(
+            connection,
+            "crm_links",
+            work.day_key,
+            read.quarantined + duplicates,
+            work.run_id,
+            tenant_ids=work.tenants.keys(),
+        )
+    outcome.counts["quarantined"] += sum(reasons.values())
+    outcome.breakdown("quarantine_reasons").update(reasons)
+    if not frame.empty:
+        outcome.breakdown("crm_systems").update(Counter(frame["crm_system"]))
+    return outcome
+
+
+def crm_links_metadata(total: SliceOutcome) -> dict:
+    """The day's totals over every slice."""
+    return {
+        "files_read": total.counts["files_read"],
+        "links_loaded": total.counts["links_loaded"],
+        "crm_systems": json_breakdown(total, "crm_systems"),
+        "rows_quarantined": total.counts["quarantined"],
+    }

@@ -1,0 +1,244 @@
+"""One call day's ingestion split by tenant, so a large day spreads over workers.
+
+Every ingestion asset of the ``calls`` group is a graph of three steps per call day:
+
+1. *plan*: measure what each configured tenant landed that day and pack tenants into slices of
+   about ``CM_INGEST_SLICE_BYTES`` (``domain.work_slices``); one dynamic output per slice;
+2. *ingest* (one step per slice, on any worker): parse the slice's files and replace those
+   tenants' rows and quarantine of the day, in one transaction guarded per (day, tenant);
+3. *finish*: quarantine files under tenant folders nobody configured, drop quarantine of tenants
+   no slice covered, and report the day's totals as the asset's materialization metadata.
+
+A small day is one slice, so the default deployment runs three short steps. Re-running a day, or
+running it again after a kill between slices, replaces each tenant's rows as a whole: the day
+ends as after one clean run, whatever the slicing was.
+"""
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from cm_pipelines.domain.ingestion.work_slices import plan_tenant_slices
+from cm_pipelines.domain.tenants import Tenant
+from cm_pipelines.platform import landing, settings
+from cm_pipelines.platform.partitions import call_day_backfill, call_day_partitions
+from cm_pipelines.resources.configuration import PlatformConfigResource
+from cm_pipelines.resources.object_store import ObjectStoreResource
+from cm_pipelines.resources.quarantine import QuarantineEntry, replace_quarantine
+from cm_pipelines.resources.warehouse import WarehouseResource
+
+CALLS_GROUP = "calls"
+
+
+@dataclass
+class SliceOutcome:
+    """What one slice step reports: its tenants, counts and per-key breakdowns only, never a
+    record (it travels between steps through the IO manager)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    breakdowns: dict[str, Counter[str]] = field(default_factory=dict)
+    seconds: float = 0.0
+    tenant_ids: tuple[str, ...] = ()
+
+    def breakdown(self, name: str) -> Counter[str]:
+        return self.breakdowns.setdefault(name, Counter())
+
+    def absorb(self, other: "SliceOutcome") -> None:
+        self.counts.update(other.counts)
+        for name, counter in other.breakdowns.items():
+            self.breakdown(name).update(counter)
+        self.seconds += other.seconds
+        self.tenant_ids += other.tenant_ids
+
+
+@dataclass(frozen=True)
+class TenantSliceWork:
+    """One ingest step's share of a call day."""
+
+    day_key: str
+    tenants: Mapping[str, Tenant]
+    run_id: str
+
+
+def landed_bytes_by_tenant(
+    object_store: ObjectStoreResource,
+    tenants: Mapping[str, Tenant],
+    day_key: str,
+    landing_kind: str,
+    *,
+    only_landed: bool,
+) -> dict[str, int]:
+    """Bytes each tenant landed for the day. ``only_landed`` leaves out tenants with nothing
+    there (their rows stay as they are: a missing daily file replaces nothing)."""
+    sizes: dict[str, int] = {}
+    for tenant_id in sorted(tenants):
+        prefix = f"{landing.day_prefixes(landing_kind)}/{tenant_id}/{day_key}"
+        found = object_store.list_files(prefix)
+        if found or not only_landed:
+            sizes[tenant_id] = sum(item.size for item in found)
+    return sizes
+
+
+def unknown_tenant_folders(
+    object_store: ObjectStoreResource, landing_kind: str, known: set[str], day_key: str
+) -> list[QuarantineEntry]:
+    """Files landed under a tenant folder nobody configured: quarantined whole, never guessed at.
+
+    Only the tenant folders are listed, then the day's folder of each unknown one: a day's run
+    never walks the landing zone's whole history."""
+    kind_prefix = landing.day_prefixes(landing_kind)
+    return [
+        QuarantineEntry(item.path, None, "unknown_tenant", "tenant folder is not configured")
+        for folder in object_store.list_folders(kind_prefix)
+        if folder not in known
+        for item in object_store.list_files(f"{kind_prefix}/{folder}/{day_key}")
+    ]
+
+
+def _json(counter: Mapping[str, int]) -> dg.MetadataValue:
+    return dg.MetadataValue.json(dict(sorted(counter.items())))
+
+
+def tenant_sliced_day_asset(
+    *,
+    name: str,
+    upstream: str,
+    landing_kind: str,
+    only_landed_tenants: bool,
+    ingest_slice: Callable[[TenantSliceWork, WarehouseResource, ObjectStoreResource], SliceOutcome],
+    summarise: Callable[[SliceOutcome], dict[str, Any]],
+    description: str,
+    kinds: set[str],
+    pii: str,
+) -> dg.AssetsDefinition:
+    """A call-day asset whose ingestion runs as one step per tenant slice.
+
+    ``ingest_slice`` replaces its tenants' rows and quarantine; its outcome's
+    ``counts["quarantined"]`` and ``breakdowns["quarantine_reasons"]`` are merged with the
+    unknown-tenant files the finishing step finds, then ``summarise`` turns the day's total into
+    the asset's metadata.
+    """
+    op_tags = {"cm/pii": pii, "cm/asset": name}
+
+    @dg.op(
+        name=f"{name}_plan_tenant_slices",
+        ins={"upstream": dg.In(dg.Nothing)},
+        out=dg.DynamicOut(dict),
+        tags=op_tags,
+    )
+    def plan_slices(
+        context: dg.OpExecutionContext,
+        warehouse: WarehouseResource,
+        object_store: ObjectStoreResource,
+        platform_config: PlatformConfigResource,
+    ):
+        """Measure the day per tenant and emit one slice of tenants per ingest step."""
+        warehouse.assert_schema_current()
+        tenants = platform_config.tenants_by_id()
+        sizes = landed_bytes_by_tenant(
+            object_store,
+            tenants,
+            context.partition_key,
+            landing_kind,
+            only_landed=only_landed_tenants,
+        )
+        slices = plan_tenant_slices(sizes, settings.ingest_slice_bytes())
+        for index, planned in enumerate(slices):
+            yield dg.DynamicOutput(
+                {"tenant_ids": list(planned.tenant_ids), "landed_bytes": planned.landed_bytes},
+                mapping_key=f"slice_{index:05d}",
+            )
+        context.log.info(
+            f"{context.partition_key}: {len(sizes)} tenant(s), {sum(sizes.values())} landed "
+            f"byte(s), {len(slices)} slice(s)"
+        )
+
+    @dg.op(name=f"{name}_ingest_tenant_slice", tags=op_tags)
+    def ingest(
+        context: dg.OpExecutionContext,
+        work: dict,
+        warehouse: WarehouseResource,
+        object_store: ObjectStoreResource,
+        platform_config: PlatformConfigResource,
+    ) -> SliceOutcome:
+        """Replace the slice's tenants' rows and quarantine for the day."""
+        configured = platform_config.tenants_by_id()
+        tenants = {
+            tenant_id: configured[tenant_id]
+            for tenant_id in work["tenant_ids"]
+            if tenant_id in configured  # a tenant removed since planning is left alone
+        }
+        started = time.perf_counter()
+        outcome = ingest_slice(
+            TenantSliceWork(context.partition_key, tenants, context.run.run_id),
+            warehouse,
+            object_store,
+        )
+        outcome.seconds = time.perf_counter() - started
+        outcome.tenant_ids = tuple(sorted(tenants))
+        context.add_output_metadata(
+            {"tenants": len(tenants), "landed_bytes": int(work["landed_bytes"])}
+            | {key: int(value) for key, value in sorted(outcome.counts.items())}
+        )
+        return outcome
+
+    @dg.op(name=f"{name}_finish_day", tags=op_tags)
+    def finish(
+        context: dg.OpExecutionContext,
+        slices: list,
+        warehouse: WarehouseResource,
+        object_store: ObjectStoreResource,
+        platform_config: PlatformConfigResource,
+    ):
+        """Quarantine unknown tenant folders and report the day's totals."""
+        day_key = context.partition_key
+        tenants = platform_config.tenants_by_id()
+        total = SliceOutcome()
+        for reported in slices:
+            total.absorb(reported)
+        unknown = unknown_tenant_folders(object_store, landing_kind, set(tenants), day_key)
+        with warehouse.begin() as connection:
+            reasons = replace_quarantine(
+                connection,
+                name,
+                day_key,
+                unknown,
+                context.run.run_id,
+                other_than_tenants=total.tenant_ids,
+            )
+        total.counts["quarantined"] += sum(reasons.values())
+        total.breakdown("quarantine_reasons").update(reasons)
+        quarantined = total.counts["quarantined"]
+        if quarantined:
+            context.log.warning(
+                f"{quarantined} {name} item(s) quarantined for {day_key}: "
+                f"{dict(sorted(total.breakdown('quarantine_reasons').items()))}"
+            )
+        metadata = summarise(total) | {
+            "tenant_slices": len(slices),
+            "quarantine_reasons": _json(total.breakdown("quarantine_reasons")),
+        }
+        return dg.Output(None, metadata=metadata)
+
+    @dg.graph_asset(
+        name=name,
+        description=description,
+        group_name=CALLS_GROUP,
+        partitions_def=call_day_partitions,
+        backfill_policy=call_day_backfill,
+        ins={"upstream": dg.AssetIn(upstream, dagster_type=dg.Nothing)},
+        kinds=kinds,
+        tags={"cm/pii": pii},
+    )
+    def sliced(upstream):
+        return finish(plan_slices(upstream).map(ingest).collect())
+
+    return sliced
+
+
+def json_breakdown(outcome: SliceOutcome, name: str) -> dg.MetadataValue:
+    return _json(outcome.breakdown(name))

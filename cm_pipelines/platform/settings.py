@@ -1,0 +1,106 @@
+"""Project-local defaults, resolved through ``dagster.EnvVar`` when used (never at import time).
+
+The embedded default needs nothing set: a SQLite warehouse, a local-folder object store and a
+Dagster home all live under one project-local folder (``CM_HOME``, default ``<project>/.cm``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+"""The installed ``cm_pipelines`` package (this module sits in its ``platform`` folder)."""
+
+
+def project_root() -> Path:
+    """The checkout the package was installed from (editable), else the working directory."""
+    candidate = PACKAGE_DIR.parent
+    if (candidate / "pyproject.toml").exists():
+        return candidate
+    return Path.cwd()
+
+
+def cm_home() -> Path:
+    """Folder that holds the embedded warehouse, object store and Dagster home."""
+    value = dg.EnvVar("CM_HOME").get_value(default=str(project_root() / ".cm"))
+    return Path(str(value)).resolve()
+
+
+def warehouse_url() -> str:
+    default = f"sqlite:///{cm_home() / 'warehouse.db'}"
+    return normalise_database_url(str(dg.EnvVar("CM_WAREHOUSE_URL").get_value(default=default)))
+
+
+def storage_url() -> str:
+    default = f"file://{cm_home() / 'storage'}"
+    return str(dg.EnvVar("CM_STORAGE_URL").get_value(default=default)).rstrip("/")
+
+
+def dagster_home() -> Path:
+    value = dg.EnvVar("DAGSTER_HOME").get_value(default=str(cm_home() / "dagster_home"))
+    return Path(str(value)).resolve()
+
+
+def tenants_file() -> Path:
+    default = str(PACKAGE_DIR / "config" / "tenants.yaml")
+    return Path(str(dg.EnvVar("CM_TENANTS_FILE").get_value(default=default)))
+
+
+def registries_file() -> Path:
+    default = str(PACKAGE_DIR / "config" / "registries.yaml")
+    return Path(str(dg.EnvVar("CM_REGISTRIES_FILE").get_value(default=default)))
+
+
+INGEST_SLICE_BYTES_DEFAULT = 256 * 1024 * 1024
+
+
+class SettingError(ValueError):
+    """A deployment setting in the environment cannot be used; says which and why."""
+
+
+def ingest_slice_bytes() -> int:
+    """Landed bytes one ingestion step takes on (``CM_INGEST_SLICE_BYTES``, default 256 MiB):
+    a call day with more is split by tenant into steps that separate workers can run."""
+    value = str(dg.EnvVar("CM_INGEST_SLICE_BYTES").get_value(default="") or "").strip()
+    if not value:
+        return INGEST_SLICE_BYTES_DEFAULT
+    try:
+        parsed = int(value)
+    except ValueError:
+        parsed = 0
+    if parsed <= 0:
+        raise SettingError("CM_INGEST_SLICE_BYTES must be a positive whole number of bytes")
+    return parsed
+
+
+def normalise_database_url(url: str) -> str:
+    """SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; this project ships psycopg2."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg2://" + url[len("postgresql://") :]
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg2://" + url[len("postgres://") :]
+    return url
+
+
+def identifier_hash_key() -> bytes:
+    """Key of the keyed identifier hash: ``CM_IDENTIFIER_HASH_KEY`` (hex), else a project-local
+    secret created once (mode 0600) under ``CM_HOME/secrets``. Never logged."""
+    configured = dg.EnvVar("CM_IDENTIFIER_HASH_KEY").get_value(default="")
+    if configured:
+        return bytes.fromhex(str(configured))
+    path = cm_home() / "secrets" / "identifier_hash.key"
+    if not path.exists():
+        import os
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process created it first
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return bytes.fromhex(path.read_text().strip())
