@@ -68,6 +68,7 @@ def run_job(
     raise_on_error: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """Execute a job of the code location in this process, recorded in the project's instance."""
+    # loaded at run time, not import: the definitions import the platform
     from cm_pipelines.definitions import defs
 
     job = defs.resolve_job_def(job_name)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from cm_pipelines.platform.run_tags import BACKFILL_TAG, partition_range_tags
 
@@ -55,19 +56,23 @@ class LaunchedRun:
         }
 
 
-def _job_definition(job_name: str) -> dg.JobDefinition:
+def _definitions() -> dg.Definitions:
+    """The code location's definitions, loaded when a run is launched (not at import): the
+    definitions import the platform, so the platform may only reach back for them at run time."""
     from cm_pipelines.definitions import defs
 
+    return defs
+
+
+def _job_definition(job_name: str) -> dg.JobDefinition:
     try:
-        return defs.resolve_job_def(job_name)
+        return _definitions().resolve_job_def(job_name)
     except dg.DagsterInvariantViolationError:
         raise LaunchError(f"unknown job {job_name!r}: see `dagster job list` or the UI") from None
 
 
 def reconstructable_job(job_name: str):  # -> ReconstructableJob (an internal Dagster type)
     """A pointer any process (a subprocess, a Celery worker) can rebuild the job from."""
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
-
     _job_definition(job_name)
     repository = ReconstructableRepository.for_module(DEFINITIONS_MODULE, DEFINITIONS_ATTRIBUTE)
     return repository.get_reconstructable_job(job_name)
@@ -92,8 +97,7 @@ def partition_keys_between(job_name: str, first: str, last: str) -> list[str]:
 def partitions_per_run(job_name: str) -> int | None:
     """How many partitions one run of the job may cover: the smallest limit among its assets'
     backfill policies (no policy: one). ``None``: every asset takes any range in one run."""
-    from cm_pipelines.definitions import defs
-
+    defs = _definitions()
     job = _job_definition(job_name)
     limits: list[int | None] = []
     for key in sorted(job.asset_layer.executable_asset_keys):

@@ -13,11 +13,14 @@ exception as ``SerializableErrorInfo``; its constructor from a traceback is wrap
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from dagster_shared.error import SerializableErrorInfo
 
 from cm_pipelines.domain.redaction import redact_text
 
@@ -64,10 +67,6 @@ def _redacting_factory(previous: Callable[..., logging.LogRecord]) -> Callable[.
 
 def _wrap_serializable_error_info() -> None:
     """Failed steps keep ``message`` of their exception in the event log: mask it there too."""
-    import inspect
-
-    from dagster_shared.error import SerializableErrorInfo
-
     # ``@record`` rebuilds the class, so the classmethod lives on a base: look it up statically.
     current = inspect.getattr_static(SerializableErrorInfo, "from_traceback", None)
     if not isinstance(current, classmethod) or getattr(current, _MARKER, False):

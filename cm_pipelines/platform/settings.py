@@ -6,6 +6,8 @@ Dagster home all live under one project-local folder (``CM_HOME``, default ``<pr
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 import dagster as dg
@@ -92,9 +94,6 @@ def identifier_hash_key() -> bytes:
         return bytes.fromhex(str(configured))
     path = cm_home() / "secrets" / "identifier_hash.key"
     if not path.exists():
-        import os
-        import secrets
-
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
