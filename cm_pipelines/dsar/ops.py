@@ -11,7 +11,6 @@ from typing import Any
 
 import dagster as dg
 
-from cm_pipelines.dsar import requests_store as store
 from cm_pipelines.dsar.fulfil.engine import Fulfilment, FulfilmentError
 from cm_pipelines.dsar.gate import (
     apply_run_config,
@@ -21,6 +20,7 @@ from cm_pipelines.dsar.gate import (
     tenant_of,
 )
 from cm_pipelines.dsar.intake import identifiers_from, read_intake
+from cm_pipelines.dsar.request_records import DsarError, load_request
 from cm_pipelines.dsar.run_config import GATE_OP, REQUEST_TAG, DsarRunConfig, step_failure
 from cm_pipelines.platform import settings
 from cm_pipelines.resources.configuration import PlatformConfigResource
@@ -51,8 +51,8 @@ def _request_id(
         context.log.warning("the intake file could not be deleted; delete it by hand")
     try:
         with warehouse.connect() as connection:
-            record = store.load_request(connection, request_id)
-    except store.DsarError as exc:
+            record = load_request(connection, request_id)
+    except DsarError as exc:
         raise step_failure(str(exc)) from None
     if context.run.tags.get(REQUEST_TAG) != request_id:
         context.instance.add_run_tags(context.run_id, {REQUEST_TAG: request_id})
@@ -113,7 +113,7 @@ def _fulfilment(
 ) -> Fulfilment | None:
     """The request's fulfilment, or None when it is already completed (a no-op re-run)."""
     with warehouse.connect() as connection:
-        record = store.load_request(connection, request_id)
+        record = load_request(connection, request_id)
     if record.state == "completed":
         return None
     return Fulfilment(

@@ -44,8 +44,14 @@ from cm_pipelines.domain.dsar.redaction import (
 from cm_pipelines.domain.keyed_hash import keyed_hash
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.dsar import key_handoff
-from cm_pipelines.dsar import requests_store as store
+from cm_pipelines.dsar.fulfil import step_log
 from cm_pipelines.dsar.locate import locate, subject_for
+from cm_pipelines.dsar.request_changes import (
+    ACTOR_PIPELINE,
+    erase_request_identifiers,
+    set_state,
+)
+from cm_pipelines.dsar.request_records import DsarError, RequestRecord, load_request
 from cm_pipelines.platform import landing
 from cm_pipelines.platform.audit_log import append_audit
 from cm_pipelines.resources.object_purge import purge_objects, still_present
@@ -101,7 +107,7 @@ ID_CHUNK = 500
 VERIFY_ROUNDS = 2
 
 
-class FulfilmentError(store.DsarError):
+class FulfilmentError(DsarError):
     """A step could not complete; the request stays in progress and a re-run resumes it."""
 
 
@@ -130,11 +136,11 @@ class Fulfilment:
 
     # ------------------------------------------------------------ shared helpers
 
-    def record(self) -> store.RequestRecord:
+    def record(self) -> RequestRecord:
         with self.warehouse.connect() as connection:
-            return store.load_request(connection, self.request_id)
+            return load_request(connection, self.request_id)
 
-    def subject(self, record: store.RequestRecord | None = None) -> Subject:
+    def subject(self, record: RequestRecord | None = None) -> Subject:
         record = record or self.record()
         return subject_for(record.identifiers, self.tenant, self.hash_key)
 
@@ -142,10 +148,10 @@ class Fulfilment:
         return keyed_hash(value, self.hash_key)
 
     def _done(self, connection: sa.Connection, step: str) -> dict[str, Any] | None:
-        return store.step_done(connection, self.request_id, step)
+        return step_log.step_done(connection, self.request_id, step)
 
     def _finish(self, connection: sa.Connection, step: str, details: Mapping[str, Any]) -> None:
-        store.record_step(
+        step_log.record_step(
             connection,
             self.request_id,
             step,
@@ -161,7 +167,7 @@ class Fulfilment:
         self, connection: sa.Connection, store_name: str, acted: int, **details: Any
     ) -> None:
         """Per-store result of the execution phase (what ``cm dsar status`` lists)."""
-        store.upsert_store_result(
+        step_log.upsert_store_result(
             connection,
             self.request_id,
             "execute",
@@ -303,7 +309,7 @@ class Fulfilment:
             if self._done(connection, "locate") is not None:  # a concurrent run got there
                 return self._skip("locate", details)
             self._insert_plan(connection, actions)
-            store.record_store_results(
+            step_log.record_store_results(
                 connection,
                 self.request_id,
                 "locate",
@@ -458,7 +464,7 @@ class Fulfilment:
             if value and self.hash_number(value) in wanted
         )
 
-    def _package_content(self, record: store.RequestRecord) -> PackageContent:
+    def _package_content(self, record: RequestRecord) -> PackageContent:
         """Every exported record, masked for the other data subjects of each call."""
         subject = self.subject(record)
         content = PackageContent(
@@ -973,7 +979,7 @@ class Fulfilment:
             "failed_checks_by_store": verification.failed_checks_by_store,
         }
         with self.warehouse.begin() as connection:
-            store.record_store_results(
+            step_log.record_store_results(
                 connection,
                 self.request_id,
                 "verify",
@@ -1020,7 +1026,7 @@ class Fulfilment:
             )
             append_audit(
                 connection,
-                actor=store.ACTOR_PIPELINE,
+                actor=ACTOR_PIPELINE,
                 action="dsar.plan.top_up",
                 tenant_id=self.tenant.id,
                 object_refs={"request_id": self.request_id},
@@ -1368,8 +1374,8 @@ class Fulfilment:
                     )
                 )
                 details["certificate_sha256"] = certificate_sha
-                store.erase_request_identifiers(connection, self.request_id, now)
-            store.set_state(
+                erase_request_identifiers(connection, self.request_id, now)
+            set_state(
                 connection,
                 self.request_id,
                 "completed",
@@ -1382,7 +1388,7 @@ class Fulfilment:
         self.report.result_path = result_path
         return details
 
-    def _certificate(self, record: store.RequestRecord, completed_on: date) -> dict[str, Any]:
+    def _certificate(self, record: RequestRecord, completed_on: date) -> dict[str, Any]:
         with self.warehouse.connect() as connection:
             actions = self.plan(connection)
             located = (self._done(connection, "locate") or {}).get("located", {})
