@@ -18,7 +18,7 @@ from cm_pipelines.domain.identifiers import extract_identifiers
 from cm_pipelines.dsar import key_handoff
 from cm_pipelines.dsar.assets import dsar_export_expiry, dsar_sla
 from cm_pipelines.dsar.checks import dsar_none_overdue
-from cm_pipelines.dsar.fulfil import engine as fulfilment_module
+from cm_pipelines.dsar.fulfil import plan_items
 from cm_pipelines.dsar.request_changes import claim_request, set_state
 from cm_pipelines.dsar.request_records import DsarError
 from cm_pipelines.tables import calls as call_tables
@@ -660,7 +660,7 @@ def test_erasure_killed_midway_resumes_to_the_same_end_state(
     assert run(twin, clean_id).success
 
     killed_id = submit(local_resources, "acme-au", "erasure", _ids(person))
-    original = fulfilment_module.Fulfilment._mark_executed
+    original = plan_items.mark_executed
     calls = {"count": 0}
 
     def dies_on_the_third_batch(self, connection, actions):
@@ -669,10 +669,10 @@ def test_erasure_killed_midway_resumes_to_the_same_end_state(
             raise RuntimeError("worker killed")
         return original(self, connection, actions)
 
-    monkeypatch.setattr(fulfilment_module.Fulfilment, "_mark_executed", dies_on_the_third_batch)
+    monkeypatch.setattr(plan_items, "mark_executed", dies_on_the_third_batch)
     killed = run(local_resources, killed_id)
     assert not killed.success
-    monkeypatch.setattr(fulfilment_module.Fulfilment, "_mark_executed", original)
+    monkeypatch.setattr(plan_items, "mark_executed", original)
     [request] = rows(local_resources, dsar_requests, request_id=killed_id)
     assert request["state"] == "in_progress"
     done_before = {r["step"] for r in rows(local_resources, dsar_steps, request_id=killed_id)}

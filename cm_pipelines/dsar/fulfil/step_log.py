@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cm_pipelines.dsar.fulfil.context import FulfilmentContext
 from cm_pipelines.dsar.request_changes import ACTOR_PIPELINE
 from cm_pipelines.platform.audit_log import append_audit
 from cm_pipelines.tables.dsar import dsar_steps, dsar_store_results
@@ -148,3 +149,60 @@ def store_results(connection: sa.Connection, request_id: str) -> dict[str, dict[
             "details": row["details"],
         }
     return results
+
+
+# ---------------------------------------------------------------- one fulfilment's steps
+
+
+def skip(fulfilment: FulfilmentContext, step: str, details: Mapping[str, Any]) -> dict[str, Any]:
+    """Report ``step`` as resumed past (an earlier run completed it) with what it recorded."""
+    fulfilment.report.steps_skipped.append(step)
+    fulfilment.report.counts.setdefault(step, dict(details))
+    return dict(details)
+
+
+def resumed_past(fulfilment: FulfilmentContext, step: str) -> dict[str, Any] | None:
+    """The details of ``step`` when an earlier run completed it (reported as skipped), else
+    None: the step still has to run."""
+    with fulfilment.warehouse.connect() as connection:
+        details = step_done(connection, fulfilment.request_id, step)
+    return None if details is None else skip(fulfilment, step, details)
+
+
+def finish(
+    fulfilment: FulfilmentContext,
+    connection: sa.Connection,
+    step: str,
+    details: Mapping[str, Any],
+) -> None:
+    """Record ``step`` complete in the caller's transaction (the one holding its effect)."""
+    record_step(
+        connection,
+        fulfilment.request_id,
+        step,
+        tenant_id=fulfilment.tenant.id,
+        details=details,
+        run_id=fulfilment.run_id,
+        now=fulfilment.clock(),
+    )
+    fulfilment.report.steps_run.append(step)
+    fulfilment.report.counts[step] = dict(details)
+
+
+def record_executed(
+    fulfilment: FulfilmentContext,
+    connection: sa.Connection,
+    store_name: str,
+    acted: int,
+    **details: Any,
+) -> None:
+    """Per-store result of the execution phase (what ``cm dsar status`` lists)."""
+    upsert_store_result(
+        connection,
+        fulfilment.request_id,
+        "execute",
+        store_name,
+        acted=acted,
+        details=details,
+        run_id=fulfilment.run_id,
+    )
