@@ -92,7 +92,8 @@ def fulfil_dsars(context: DemoContext) -> str:
     through ``dsar_fulfillment_job``; export keys are received in memory and dropped."""
     from cm_pipelines.cli.dsar import submit_request
     from cm_pipelines.dsar import key_handoff
-    from cm_pipelines.dsar import requests_store as store
+    from cm_pipelines.dsar.fulfil.step_log import store_results
+    from cm_pipelines.dsar.request_changes import verify_request
     from cm_pipelines.dsar.run_config import JOB_NAME, REQUEST_TAG, fulfilment_run_config
     from cm_pipelines.resources import WarehouseResource
 
@@ -115,9 +116,7 @@ def fulfil_dsars(context: DemoContext) -> str:
         )
         request_id = submitted["request_id"]
         with warehouse.begin() as connection:
-            store.verify_request(
-                connection, request_id, method="demo_identity_check", verified_by="demo"
-            )
+            verify_request(connection, request_id, method="demo_identity_check", verified_by="demo")
         with key_handoff.expect_key(request_id) as receiver:
             run_and_require(
                 context,
@@ -128,7 +127,7 @@ def fulfil_dsars(context: DemoContext) -> str:
         counts["packages"] += int(receiver.key is not None)
         if request_type == "erasure":
             with warehouse.connect() as connection:
-                located = store.store_results(connection, request_id)["locate"]
+                located = store_results(connection, request_id)["locate"]
             counts["erased"] = sum(v["acted"] for v in located.values())
             counts["exempted"] = sum(v["exempted"] for v in located.values())
     # One request stays open, awaiting verification, so the SLA asset and the overview have a

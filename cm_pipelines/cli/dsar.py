@@ -72,7 +72,8 @@ def submit_request(
 ) -> dict[str, Any]:
     """Validate and store a request; returns its id, clock and state (no identifiers)."""
     from cm_pipelines.domain.dsar.requests import RequestRefused, validate_request
-    from cm_pipelines.dsar import requests_store as store
+    from cm_pipelines.dsar import request_changes
+    from cm_pipelines.dsar.request_records import load_request
     from cm_pipelines.platform import settings
 
     tenants = _tenants()
@@ -92,14 +93,14 @@ def submit_request(
         raise click.ClickException("request refused:\n  " + "\n  ".join(exc.problems)) from None
     warehouse = _warehouse()
     with warehouse.begin() as connection:
-        request_id = store.submit_request(
+        request_id = request_changes.submit_request(
             connection,
             validated,
             tenant=tenants[validated.tenant_id],
             hash_key=settings.identifier_hash_key(),
             submitted_by=submitted_by or _operator(),
         )
-        record = store.load_request(connection, request_id)
+        record = load_request(connection, request_id)
     return {
         "request_id": request_id,
         "tenant_id": record.tenant_id,
@@ -115,7 +116,7 @@ def submit_request(
 def run_request(request_id: str, *, instance: Any = None) -> dict[str, Any]:
     """Launch the job for one request in this process and wait; returns what it produced."""
     from cm_pipelines.dsar import key_handoff
-    from cm_pipelines.dsar import requests_store as store
+    from cm_pipelines.dsar.request_records import DsarError, load_request
     from cm_pipelines.dsar.run_config import JOB_NAME, REQUEST_TAG, fulfilment_run_config
     from cm_pipelines.platform.instance import run_job
 
@@ -124,8 +125,8 @@ def run_request(request_id: str, *, instance: Any = None) -> dict[str, Any]:
 
     with warehouse.connect() as connection:
         try:
-            record = store.load_request(connection, request_id)
-        except store.DsarError as exc:
+            record = load_request(connection, request_id)
+        except DsarError as exc:
             raise click.ClickException(str(exc)) from None
     tags = {REQUEST_TAG: request_id, "cm/trigger": "cli"}
     if record.request_type == "erasure":
@@ -146,7 +147,7 @@ def run_request(request_id: str, *, instance: Any = None) -> dict[str, Any]:
         ]
         outcome["error"] = messages[0] if messages else "the run failed; see it in the UI"
     with warehouse.connect() as connection:
-        record = store.load_request(connection, request_id)
+        record = load_request(connection, request_id)
     outcome.update(state=record.state, result_path=record.result_path, type=record.request_type)
     outcome["key"] = receiver.key
     return outcome
@@ -238,7 +239,8 @@ def submit_command(
 def verify_command(request_id: str, method: str, verified_by: str) -> None:
     """Record that the requester's identity or authority was verified."""
     from cm_pipelines.domain.dsar.requests import RequestRefused, validate_verification
-    from cm_pipelines.dsar import requests_store as store
+    from cm_pipelines.dsar.request_changes import verify_request
+    from cm_pipelines.dsar.request_records import DsarError
 
     try:
         method, verified_by = validate_verification(method, verified_by)
@@ -249,8 +251,8 @@ def verify_command(request_id: str, method: str, verified_by: str) -> None:
     warehouse = _warehouse()
     try:
         with warehouse.begin() as connection:
-            store.verify_request(connection, request_id, method=method, verified_by=verified_by)
-    except store.DsarError as exc:
+            verify_request(connection, request_id, method=method, verified_by=verified_by)
+    except DsarError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{request_id}: verified ({method}); run it with: cm dsar run {request_id}")
 
@@ -260,15 +262,14 @@ def verify_command(request_id: str, method: str, verified_by: str) -> None:
 @click.option("--reason", required=True, help="Why more time is needed (recorded).")
 def extend_command(request_id: str, reason: str) -> None:
     """Extend the statutory deadline once, where the jurisdiction allows it."""
-    from cm_pipelines.dsar import requests_store as store
+    from cm_pipelines.dsar.request_changes import extend_request
+    from cm_pipelines.dsar.request_records import DsarError
 
     warehouse = _warehouse()
     try:
         with warehouse.begin() as connection:
-            record = store.extend_request(
-                connection, request_id, reason=reason, extended_by=_operator()
-            )
-    except store.DsarError as exc:
+            record = extend_request(connection, request_id, reason=reason, extended_by=_operator())
+    except DsarError as exc:
         raise click.ClickException(str(exc)) from None
     assert record.extended_due_date is not None
     click.echo(
@@ -410,20 +411,19 @@ def keypair_command(private_key_file: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status_command(request_id: str, as_json: bool) -> None:
     """State, due date, days left, per-store results and where the package or certificate is."""
-    from cm_pipelines.dsar import requests_store as store
+    from cm_pipelines.dsar.request_records import DsarError, load_request
+    from cm_pipelines.dsar.request_status import request_status
 
     warehouse = _warehouse()
     tenants = _tenants()
     try:
         with warehouse.connect() as connection:
-            record = store.load_request(connection, request_id)
+            record = load_request(connection, request_id)
             tenant = tenants.get(record.tenant_id)
             if tenant is None:
                 raise click.ClickException(f"tenant {record.tenant_id} is no longer configured")
-            status = store.request_status(
-                connection, request_id, tenant=tenant, now=datetime.now(UTC)
-            )
-    except store.DsarError as exc:
+            status = request_status(connection, request_id, tenant=tenant, now=datetime.now(UTC))
+    except DsarError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(status, sort_keys=True, default=str))

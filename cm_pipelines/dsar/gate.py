@@ -17,8 +17,15 @@ from cm_pipelines.domain.dsar.requests import (
     validate_verification,
 )
 from cm_pipelines.domain.tenants import Tenant
-from cm_pipelines.dsar import requests_store as store
 from cm_pipelines.dsar.intake import IntakeDocument, identifiers_from
+from cm_pipelines.dsar.request_changes import (
+    ACTOR_PIPELINE,
+    claim_request,
+    save_rectification,
+    submit_request,
+    verify_request,
+)
+from cm_pipelines.dsar.request_records import DsarError, RequestRecord, load_request
 from cm_pipelines.dsar.run_config import DsarRunConfig, step_failure
 from cm_pipelines.platform import settings
 from cm_pipelines.platform.audit_log import append_audit
@@ -50,7 +57,7 @@ def submit_from_config(
             "request refused: " + "; ".join(exc.problems), problems=len(exc.problems)
         ) from None
     with warehouse.begin() as connection:
-        return store.submit_request(
+        return submit_request(
             connection,
             validated,
             tenant=tenants[validated.tenant_id],
@@ -79,14 +86,14 @@ def _apply_rectification(
     if problems:
         raise step_failure("rectification refused: " + "; ".join(problems))
     with warehouse.begin() as connection:
-        record = store.load_request(connection, request_id)
+        record = load_request(connection, request_id)
         if record.request_type != "rectification":
             raise step_failure(
                 f"request {request_id} is a {record.request_type} request; corrected "
                 "details apply to rectification requests only"
             )
         if record.state in ("pending", "verified"):
-            store.save_rectification(connection, request_id, rectification)
+            save_rectification(connection, request_id, rectification)
 
 
 def _apply_verification(
@@ -97,8 +104,8 @@ def _apply_verification(
     except RequestRefused as exc:
         raise step_failure("verification refused: " + "; ".join(exc.problems)) from None
     with warehouse.begin() as connection:
-        if store.load_request(connection, request_id).state == "pending":
-            store.verify_request(
+        if load_request(connection, request_id).state == "pending":
+            verify_request(
                 connection, request_id, method=method, verified_by=verified_by, run_id=run_id
             )
 
@@ -118,17 +125,15 @@ def apply_run_config(
         _apply_verification(config, warehouse, request_id, run_id)
 
 
-def refuse_unverified(
-    warehouse: WarehouseResource, request_id: str, run_id: str
-) -> store.RequestRecord:
+def refuse_unverified(warehouse: WarehouseResource, request_id: str, run_id: str) -> RequestRecord:
     """The request as it stands now; an unverified one is refused (audited) and fails the run:
     nothing was disclosed or changed and it stays pending."""
     with warehouse.begin() as connection:
-        record = store.load_request(connection, request_id)
+        record = load_request(connection, request_id)
         if record.state == "pending":
             append_audit(
                 connection,
-                actor=store.ACTOR_PIPELINE,
+                actor=ACTOR_PIPELINE,
                 action="dsar.gate.refused",
                 tenant_id=record.tenant_id,
                 object_refs={"request_id": request_id},
@@ -150,24 +155,24 @@ def refuse_unverified(
 
 def claim_for_run(
     warehouse: WarehouseResource,
-    record: store.RequestRecord,
+    record: RequestRecord,
     run_id: str,
     is_run_active: Callable[[str], bool],
 ) -> None:
     """Take the request for this run (a run of a dead claim holder is taken over), audited."""
     try:
         with warehouse.begin() as connection:
-            claimed = store.claim_request(
+            claimed = claim_request(
                 connection, record.request_id, run_id, is_run_active=is_run_active
             )
             append_audit(
                 connection,
-                actor=store.ACTOR_PIPELINE,
+                actor=ACTOR_PIPELINE,
                 action=f"dsar.{claimed}",
                 tenant_id=record.tenant_id,
                 object_refs={"request_id": record.request_id},
                 details={"type": record.request_type},
                 run_id=run_id,
             )
-    except store.DsarError as exc:
+    except DsarError as exc:
         raise step_failure(str(exc), request_id=record.request_id) from None

@@ -11,7 +11,9 @@ named in someone else's call; that scan reads the tenant's texts in chunks.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -231,6 +233,22 @@ def _number_records(
     return list(rows.values())
 
 
+@dataclass
+class _Contacts:
+    """What CRM links say about each call: the contact numbers and emails they hold."""
+
+    numbers: dict[str, set[str]] = field(default_factory=dict)
+    emails: dict[str, set[str]] = field(default_factory=dict)
+
+
+@dataclass
+class _Calls:
+    """The subject's calls: their date and parties, for the artefacts that follow them."""
+
+    dates: dict[str, date | None] = field(default_factory=dict)
+    parties: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
 def locate(
     connection: sa.Connection,
     subject: Subject,
@@ -245,18 +263,32 @@ def locate(
     place and exports keep unmasked.
     """
     tenant_id = subject.tenant_id
-    items: list[LocatedItem] = []
     call_rows = {
         row.call_id: (row, MATCH_PARTY)
         for row in locate_calls_by_party(connection, tenant_id, sorted(subject.phones))
     }
     links = _crm_links(connection, subject)
-    contact_numbers: dict[str, set[str]] = {}
-    contact_emails: dict[str, set[str]] = {}
+    items, contacts = _crm_link_items(links)
+    linked_only = sorted({link.call_id for link in links} - set(call_rows))
+    for row in _calls_by_id(connection, tenant_id, linked_only):
+        call_rows[row.call_id] = (row, MATCH_CRM)
+    call_items, calls = _call_items(call_rows, subject, contacts, hash_number)
+    items.extend(call_items)
+    items.extend(_artefact_items(connection, tenant_id, sorted(call_rows), calls, contacts))
+    if scan_text:
+        items.extend(_text_items(connection, subject, set(call_rows)))
+    items.extend(_number_items(connection, subject))
+    return dedupe(items)
+
+
+def _crm_link_items(links: Sequence[sa.Row]) -> tuple[list[LocatedItem], _Contacts]:
+    """Each CRM link and the CRM source line it came from; and the contacts per call."""
+    items: list[LocatedItem] = []
+    contacts = _Contacts()
     for link in links:
-        contact_numbers.setdefault(link.call_id, set()).update(_numbers(link.contact_e164))
+        contacts.numbers.setdefault(link.call_id, set()).update(_numbers(link.contact_e164))
         if link.contact_email:
-            contact_emails.setdefault(link.call_id, set()).add(link.contact_email)
+            contacts.emails.setdefault(link.call_id, set()).add(link.contact_email)
         items.append(
             LocatedItem(
                 CRM_LINKS,
@@ -276,23 +308,29 @@ def locate(
                     CRM_SOURCE_LINES, source, MATCH_CRM, link.call_id, _as_date(link.partition_date)
                 )
             )
-    linked_only = sorted({link.call_id for link in links} - set(call_rows))
-    for row in _calls_by_id(connection, tenant_id, linked_only):
-        call_rows[row.call_id] = (row, MATCH_CRM)
-    call_dates: dict[str, date | None] = {}
-    call_parties: dict[str, tuple[str, ...]] = {}
+    return items, contacts
+
+
+def _call_items(
+    call_rows: dict[str, tuple[sa.Row, str]],
+    subject: Subject,
+    contacts: _Contacts,
+    hash_number: Callable[[str], str],
+) -> tuple[list[LocatedItem], _Calls]:
+    """Each call and its CDR source line, with the hashes of the subject's numbers on it."""
+    items: list[LocatedItem] = []
+    calls = _Calls()
     for call_id, (row, match) in call_rows.items():
-        parties = tuple(
-            sorted(set(_numbers(row.src_e164, row.dst_e164)) | contact_numbers.get(call_id, set()))
-        )
-        emails = tuple(sorted(contact_emails.get(call_id, set())))
-        call_dates[call_id] = _as_date(row.call_date)
-        call_parties[call_id] = parties
-        mine = (set(subject.phones) | contact_numbers.get(call_id, set())) & set(parties)
+        contact_numbers = contacts.numbers.get(call_id, set())
+        parties = tuple(sorted(set(_numbers(row.src_e164, row.dst_e164)) | contact_numbers))
+        emails = tuple(sorted(contacts.emails.get(call_id, set())))
+        calls.dates[call_id] = _as_date(row.call_date)
+        calls.parties[call_id] = parties
+        mine = (set(subject.phones) | contact_numbers) & set(parties)
         details = {"subject_number_hashes": sorted(hash_number(n) for n in mine)}
-        common = {
+        common: dict[str, Any] = {
             "call_id": call_id,
-            "record_date": call_dates[call_id],
+            "record_date": calls.dates[call_id],
             "party_e164s": parties,
             "emails": emails,
         }
@@ -300,7 +338,18 @@ def locate(
         source = _source_ref(row.source_file, row.source_line)
         if source is not None:
             items.append(LocatedItem(CDR_SOURCE_LINES, source, match, **common))
-    subject_calls = sorted(call_rows)
+    return items, calls
+
+
+def _artefact_items(
+    connection: sa.Connection,
+    tenant_id: str,
+    subject_calls: Sequence[str],
+    calls: _Calls,
+    contacts: _Contacts,
+) -> list[LocatedItem]:
+    """Recordings, transcripts and AI outputs of the subject's calls, by the call's key."""
+    items: list[LocatedItem] = []
     for store, table in (
         (RECORDINGS, call_tables.recordings),
         (TRANSCRIPTS, call_tables.transcripts),
@@ -314,16 +363,13 @@ def locate(
                     ref,
                     MATCH_LINKED,
                     row.call_id,
-                    call_dates.get(row.call_id) or _as_date(row.partition_date),
-                    call_parties.get(row.call_id, ()),
-                    tuple(sorted(contact_emails.get(row.call_id, set()))),
+                    calls.dates.get(row.call_id) or _as_date(row.partition_date),
+                    calls.parties.get(row.call_id, ()),
+                    tuple(sorted(contacts.emails.get(row.call_id, set()))),
                     details={"object_path": row.object_path},
                 )
             )
-    if scan_text:
-        items.extend(_text_items(connection, subject, set(subject_calls)))
-    items.extend(_number_items(connection, subject))
-    return dedupe(items)
+    return items
 
 
 def _text_items(connection: sa.Connection, subject: Subject, skip: set[str]) -> list[LocatedItem]:

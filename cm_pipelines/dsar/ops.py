@@ -11,8 +11,10 @@ from typing import Any
 
 import dagster as dg
 
-from cm_pipelines.dsar import requests_store as store
-from cm_pipelines.dsar.fulfil.engine import Fulfilment, FulfilmentError
+from cm_pipelines.dsar.fulfil import dispatch
+from cm_pipelines.dsar.fulfil.complete import complete
+from cm_pipelines.dsar.fulfil.context import FulfilmentContext, FulfilmentError
+from cm_pipelines.dsar.fulfil.locate_and_plan import locate_and_plan
 from cm_pipelines.dsar.gate import (
     apply_run_config,
     claim_for_run,
@@ -21,6 +23,7 @@ from cm_pipelines.dsar.gate import (
     tenant_of,
 )
 from cm_pipelines.dsar.intake import identifiers_from, read_intake
+from cm_pipelines.dsar.request_records import DsarError, load_request
 from cm_pipelines.dsar.run_config import GATE_OP, REQUEST_TAG, DsarRunConfig, step_failure
 from cm_pipelines.platform import settings
 from cm_pipelines.resources.configuration import PlatformConfigResource
@@ -51,8 +54,8 @@ def _request_id(
         context.log.warning("the intake file could not be deleted; delete it by hand")
     try:
         with warehouse.connect() as connection:
-            record = store.load_request(connection, request_id)
-    except store.DsarError as exc:
+            record = load_request(connection, request_id)
+    except DsarError as exc:
         raise step_failure(str(exc)) from None
     if context.run.tags.get(REQUEST_TAG) != request_id:
         context.instance.add_run_tags(context.run_id, {REQUEST_TAG: request_id})
@@ -110,13 +113,13 @@ def _fulfilment(
     warehouse: WarehouseResource,
     object_store: ObjectStoreResource,
     platform_config: PlatformConfigResource,
-) -> Fulfilment | None:
+) -> FulfilmentContext | None:
     """The request's fulfilment, or None when it is already completed (a no-op re-run)."""
     with warehouse.connect() as connection:
-        record = store.load_request(connection, request_id)
+        record = load_request(connection, request_id)
     if record.state == "completed":
         return None
-    return Fulfilment(
+    return FulfilmentContext(
         warehouse=warehouse,
         object_store=object_store,
         tenant=tenant_of(platform_config.tenants_by_id(), record.tenant_id),
@@ -145,7 +148,7 @@ def dsar_locate(
     """Locate the subject in every store of the tenant and persist the plan (with exemptions)."""
     fulfilment = _fulfilment(context, request_id, warehouse, object_store, platform_config)
     if fulfilment is not None:
-        details = fulfilment.locate_and_plan()
+        details = locate_and_plan(fulfilment)
         context.add_output_metadata(_step_metadata(details))
     return request_id
 
@@ -162,7 +165,7 @@ def dsar_execute(
     fulfilment = _fulfilment(context, request_id, warehouse, object_store, platform_config)
     if fulfilment is not None:
         try:
-            fulfilment.execute()
+            dispatch.execute(fulfilment)
         except FulfilmentError as exc:
             raise step_failure(str(exc), request_id=request_id) from None
         report = fulfilment.report
@@ -190,7 +193,7 @@ def dsar_verify(
     fulfilment = _fulfilment(context, request_id, warehouse, object_store, platform_config)
     if fulfilment is not None:
         try:
-            details = fulfilment.verify()
+            details = dispatch.verify(fulfilment)
         except FulfilmentError as exc:
             raise step_failure(str(exc), request_id=request_id) from None
         context.add_output_metadata(_step_metadata(details))
@@ -209,5 +212,5 @@ def dsar_complete(
     fulfilment = _fulfilment(context, request_id, warehouse, object_store, platform_config)
     if fulfilment is None:
         return
-    details = fulfilment.complete()
+    details = complete(fulfilment)
     context.add_output_metadata(_step_metadata(details))

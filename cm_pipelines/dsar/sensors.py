@@ -6,7 +6,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from cm_pipelines.dsar.jobs import dsar_fulfillment_job
-from cm_pipelines.dsar.requests_store import verified_requests
+from cm_pipelines.dsar.request_records import verified_requests
 from cm_pipelines.dsar.run_config import REQUEST_TAG, fulfilment_run_config
 from cm_pipelines.platform.run_tags import exclusive_tenant_tags
 from cm_pipelines.resources.warehouse import WarehouseResource

@@ -7,7 +7,8 @@ from typing import Any
 
 from cm_pipelines.domain.dsar import clock as dsar_clock
 from cm_pipelines.domain.tenants import Tenant
-from cm_pipelines.dsar import requests_store as store
+from cm_pipelines.dsar.request_records import open_requests
+from cm_pipelines.dsar.request_status import tenant_today
 from cm_pipelines.resources.warehouse import WarehouseResource
 
 
@@ -16,12 +17,12 @@ def sla_rows(
 ) -> list[dict[str, Any]]:
     """Open requests with days left (tenant-local today), soonest first."""
     with warehouse.connect() as connection:
-        records = store.open_requests(connection)
+        records = open_requests(connection)
     rows = []
     for record in records:
         tenant = tenants.get(record.tenant_id)
         timezone = tenant.timezone if tenant else "UTC"
-        today = store.tenant_today(timezone, now)
+        today = tenant_today(timezone, now)
         due = record.effective_due_date
         rows.append(
             {

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from cm_pipelines.domain.dsar.requests import validate_request
 from cm_pipelines.domain.keyed_hash import keyed_hash
 from cm_pipelines.dsar import key_handoff
-from cm_pipelines.dsar import requests_store as store
 from cm_pipelines.dsar.jobs import dsar_fulfillment_job
+from cm_pipelines.dsar.request_changes import submit_request, verify_request
 from cm_pipelines.dsar.run_config import fulfilment_run_config
 from cm_pipelines.ingestion import assets as call_assets
 from cm_pipelines.platform import settings
@@ -83,7 +83,7 @@ def submit(
         **fields,
     )
     with resources["warehouse"].begin() as connection:
-        request_id = store.submit_request(
+        request_id = submit_request(
             connection,
             validated,
             tenant=tenants[tenant_id],
@@ -91,7 +91,7 @@ def submit(
             submitted_by="test",
         )
         if verify:
-            store.verify_request(connection, request_id, method="id_document", verified_by="tester")
+            verify_request(connection, request_id, method="id_document", verified_by="tester")
     return request_id
 
 

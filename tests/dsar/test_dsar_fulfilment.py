@@ -16,10 +16,11 @@ from cm_pipelines.domain.dsar.export_package import decrypt_package, verify_pack
 from cm_pipelines.domain.dsar.planning import BASIS_BLOCKED, BASIS_CONSENT, BASIS_SUPPRESSION
 from cm_pipelines.domain.identifiers import extract_identifiers
 from cm_pipelines.dsar import key_handoff
-from cm_pipelines.dsar import requests_store as store
 from cm_pipelines.dsar.assets import dsar_export_expiry, dsar_sla
 from cm_pipelines.dsar.checks import dsar_none_overdue
-from cm_pipelines.dsar.fulfil import engine as fulfilment_module
+from cm_pipelines.dsar.fulfil import plan_items
+from cm_pipelines.dsar.request_changes import claim_request, set_state
+from cm_pipelines.dsar.request_records import DsarError
 from cm_pipelines.tables import calls as call_tables
 from cm_pipelines.tables import dncr
 from cm_pipelines.tables.audit import audit_log
@@ -659,7 +660,7 @@ def test_erasure_killed_midway_resumes_to_the_same_end_state(
     assert run(twin, clean_id).success
 
     killed_id = submit(local_resources, "acme-au", "erasure", _ids(person))
-    original = fulfilment_module.Fulfilment._mark_executed
+    original = plan_items.mark_executed
     calls = {"count": 0}
 
     def dies_on_the_third_batch(self, connection, actions):
@@ -668,10 +669,10 @@ def test_erasure_killed_midway_resumes_to_the_same_end_state(
             raise RuntimeError("worker killed")
         return original(self, connection, actions)
 
-    monkeypatch.setattr(fulfilment_module.Fulfilment, "_mark_executed", dies_on_the_third_batch)
+    monkeypatch.setattr(plan_items, "mark_executed", dies_on_the_third_batch)
     killed = run(local_resources, killed_id)
     assert not killed.success
-    monkeypatch.setattr(fulfilment_module.Fulfilment, "_mark_executed", original)
+    monkeypatch.setattr(plan_items, "mark_executed", original)
     [request] = rows(local_resources, dsar_requests, request_id=killed_id)
     assert request["state"] == "in_progress"
     done_before = {r["step"] for r in rows(local_resources, dsar_steps, request_id=killed_id)}
@@ -712,7 +713,7 @@ def test_sla_lists_open_requests_by_days_left_and_its_check_fails_when_overdue(
     assert not check.passed and check.metadata["overdue_request_ids"].value == [overdue]
 
     with local_resources["warehouse"].begin() as connection:
-        store.set_state(connection, overdue, "completed")
+        set_state(connection, overdue, "completed")
     result = dg.materialize([dsar_sla, dsar_none_overdue], resources=local_resources)
     assert result.get_asset_check_evaluations()[0].passed
 
@@ -806,18 +807,16 @@ def test_cli_submit_verify_extend_run_status(local_resources, world, monkeypatch
 def test_one_request_is_never_fulfilled_by_two_active_runs(local_resources) -> None:
     request_id = submit(local_resources, "acme-au", "erasure", [("email", "x@example.com")])
     with local_resources["warehouse"].begin() as connection:
-        assert store.claim_request(connection, request_id, "run-a", is_run_active=bool) == "started"
+        assert claim_request(connection, request_id, "run-a", is_run_active=bool) == "started"
     with local_resources["warehouse"].begin() as connection:
-        with pytest.raises(store.DsarError, match="being fulfilled by run run-a"):
-            store.claim_request(connection, request_id, "run-b", is_run_active=lambda run: True)
+        with pytest.raises(DsarError, match="being fulfilled by run run-a"):
+            claim_request(connection, request_id, "run-b", is_run_active=lambda run: True)
     with local_resources["warehouse"].begin() as connection:  # run-a died: run-b resumes
-        claimed = store.claim_request(
-            connection, request_id, "run-b", is_run_active=lambda r: False
-        )
+        claimed = claim_request(connection, request_id, "run-b", is_run_active=lambda r: False)
     assert claimed == "resumed"
     pending = submit(
         local_resources, "acme-au", "access", [("email", "y@example.com")], verify=False
     )
     with local_resources["warehouse"].begin() as connection:
-        with pytest.raises(store.DsarError, match="not verified"):
-            store.claim_request(connection, pending, "run-c", is_run_active=bool)
+        with pytest.raises(DsarError, match="not verified"):
+            claim_request(connection, pending, "run-c", is_run_active=bool)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from cm_pipelines.domain.dsar.export_package import decrypt_package, verify_package
 from cm_pipelines.domain.identifiers import extract_identifiers
-from cm_pipelines.dsar.fulfil import engine as fulfilment_module
+from cm_pipelines.dsar.fulfil import erase
 from cm_pipelines.resources.object_purge import still_present
 from cm_pipelines.tables import calls as call_tables
 from cm_pipelines.tables import dncr
@@ -165,16 +165,16 @@ def test_erasure_killed_midway_resumes_on_a_versioned_bucket(
     paths = [recordings[c] for c in person["call_ids"] if c in recordings]
     assert paths
     request_id = submit(resources, "acme-au", "erasure", _ids(person))
-    original = fulfilment_module.Fulfilment._pseudonymise_calls
+    original = erase.pseudonymise_calls
 
     def killed(self, actions):
         raise RuntimeError("worker killed before the call log step")
 
-    monkeypatch.setattr(fulfilment_module.Fulfilment, "_pseudonymise_calls", killed)
+    monkeypatch.setattr(erase, "pseudonymise_calls", killed)
     assert not run(resources, request_id).success
     assert not still_present(s3_versioned_store, paths)  # every version, not just a marker
     assert _party_calls(resources, "acme-au", person["e164"])  # the call log step did not run
-    monkeypatch.setattr(fulfilment_module.Fulfilment, "_pseudonymise_calls", original)
+    monkeypatch.setattr(erase, "pseudonymise_calls", original)
     resumed = run(resources, request_id)
     assert resumed.success, resumed.failure_messages()
     assert not _party_calls(resources, "acme-au", person["e164"])

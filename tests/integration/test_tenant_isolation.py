@@ -97,7 +97,7 @@ def _run(job: str, **kwargs):
 def _dsar(tenant: str, request_type: str, phone: str, email: str) -> str:
     from cm_pipelines.cli.dsar import submit_request
     from cm_pipelines.dsar import key_handoff
-    from cm_pipelines.dsar import requests_store as store
+    from cm_pipelines.dsar.request_changes import verify_request
     from cm_pipelines.dsar.run_config import JOB_NAME, fulfilment_run_config
     from cm_pipelines.resources import WarehouseResource
 
@@ -108,7 +108,7 @@ def _dsar(tenant: str, request_type: str, phone: str, email: str) -> str:
         submitted_by="isolation-test",
     )["request_id"]
     with WarehouseResource().begin() as connection:
-        store.verify_request(connection, request_id, method="test_identity", verified_by="test")
+        verify_request(connection, request_id, method="test_identity", verified_by="test")
     with key_handoff.expect_key(request_id):
         _run(JOB_NAME, run_config=fulfilment_run_config(request_id))
     return request_id

@@ -938,7 +938,7 @@ def test_a_missing_landing_file_never_wipes_live_rows(resources):
 
 
 def test_a_landing_file_whose_lines_were_all_erased_goes_while_its_rows_stay(resources, world):
-    from cm_pipelines.dsar.fulfil.engine import blank_lines
+    from cm_pipelines.dsar.fulfil.erase_source_lines import blank_lines
     from cm_pipelines.tables import dsar as dsar_tables
 
     bare = {"recording": False, "transcript": False, "ai_kinds": ()}

@@ -1,0 +1,58 @@
+"""The last step of every request: where its result is (certificate of an erasure, package of
+an access request), state ``completed``; an erasure's request keeps only identifier hashes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from cm_pipelines.dsar.fulfil import step_log
+from cm_pipelines.dsar.fulfil.context import FulfilmentContext
+from cm_pipelines.dsar.fulfil.erase_certificate import record_certificate, write_certificate
+from cm_pipelines.dsar.request_changes import erase_request_identifiers, set_state
+from cm_pipelines.tables.dsar import dsar_exports
+
+
+def complete(fulfilment: FulfilmentContext) -> dict[str, Any]:
+    done = step_log.resumed_past(fulfilment, "complete")
+    if done is not None:
+        fulfilment.report.result_path = done.get("result_path")
+        return done
+    record = fulfilment.record()
+    now = fulfilment.clock()
+    result_path = fulfilment.report.result_path
+    certificate = None
+    if record.request_type == "erasure":
+        certificate = write_certificate(fulfilment, record, now)
+        result_path = certificate.path
+    elif record.request_type in ("access", "portability"):
+        result_path = _latest_package_path(fulfilment)
+    details = {"result_path": result_path, "type": record.request_type}
+    with fulfilment.warehouse.begin() as connection:
+        if certificate is not None:
+            record_certificate(fulfilment, connection, certificate, now)
+            details["certificate_sha256"] = certificate.sha256
+            erase_request_identifiers(connection, fulfilment.request_id, now)
+        set_state(
+            connection,
+            fulfilment.request_id,
+            "completed",
+            run_id=fulfilment.run_id,
+            now=now,
+            completed_at=now,
+            result_path=result_path,
+        )
+        step_log.finish(fulfilment, connection, "complete", details)
+    fulfilment.report.result_path = result_path
+    return details
+
+
+def _latest_package_path(fulfilment: FulfilmentContext) -> str | None:
+    with fulfilment.warehouse.connect() as connection:
+        return connection.execute(
+            sa.select(dsar_exports.c.object_path)
+            .where(dsar_exports.c.request_id == fulfilment.request_id)
+            .order_by(dsar_exports.c.id.desc())
+            .limit(1)
+        ).scalar()
