@@ -21,6 +21,7 @@ from cm_pipelines.retention.policy_versions import load_policy_versions
 
 
 def today_utc() -> date:
+    """The day states are decided for when a caller gives none."""
     return datetime.now(UTC).date()
 
 

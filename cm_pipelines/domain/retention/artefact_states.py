@@ -1,5 +1,5 @@
 """Each artefact's state on a day: its expiry date under the policy versions, bounded by its
-lineage, then held, due, active or purged. Vectorised: a million artefacts are decided at once.
+lineage, then held, due, active or purged (numpy over whole columns, never row by row).
 
 Lineage. A derived artefact's expiry is the earlier of its own and its parent's
 (``PARENT_TYPE``), and when the parent is purged it goes too. The decision names the policy

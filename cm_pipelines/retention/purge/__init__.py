@@ -1,9 +1,9 @@
 """The purge, in four resumable steps: plan, guard, execute in batches, prove.
 
-* **plan** (``plan``, ``manifest``) stores the manifest (``purge_plans`` + ``purge_plan_items``
-  + ``purge_batches`` and a summary under ``audit/retention/plans/``) before anything is
-  deleted, or resumes the open plan of the run's scope (the items now held or no longer due
-  withdrawn).
+* **plan** (``plan``, ``open_plans``, ``manifest``) stores the manifest (``purge_plans`` +
+  ``purge_plan_items`` + ``purge_batches`` and a summary under ``audit/retention/plans/``)
+  before anything is deleted, or resumes the open plan of the run's scope (the items now held
+  or no longer due withdrawn).
 * **guard** (``guard``) re-derives every pending item's state: nothing held, nothing not yet
   due, and the circuit breaker (share of each tenant's live artefacts, absolute ceiling) unless
   the plan carries an operator override, which is audited when it is used.
@@ -21,6 +21,7 @@ touched again (their status, ``deleted_at IS NULL`` guards and a unique tombston
 an object deleted before the kill is found absent and its row is then marked.
 
 Overlapping runs (an all-tenants purge and a tenant's, two runs of one tenant) are kept apart by
-scope locks and claims on the plan (``claims``). ``plan_records`` reads and updates a plan's
-rows for every step; ``dry_run`` is ``cm retention plan``, the preview that writes nothing.
+scope locks and claims on the plan (``claims``). ``settings`` is what a run asks for,
+``plan_records`` reads and updates a plan's rows for every step; ``dry_run`` is
+``cm retention plan``, the preview that writes nothing.
 """

@@ -17,7 +17,7 @@ of two different tenants never meet. Overlapping runs are kept apart in two laye
   run killed outright), or at once when the Dagster instance says its run has finished.
 
 An unfinished plan past its guard (approved, executing) of an overlapping but different scope is
-never superseded: the run refuses and names the command that finishes it (``purge.plan``).
+never superseded: the run refuses and names the command that finishes it (``purge.open_plans``).
 """
 
 from __future__ import annotations

@@ -37,8 +37,6 @@ from cm_pipelines.retention.purge.plan_records import (
 from cm_pipelines.retention.purge.settings import PurgeSettings
 from cm_pipelines.tables.retention import purge_plans
 
-# --- which plan: resume, supersede or start --------------------------------------------------
-
 
 def _overlapping_open_plans(
     connection: sa.Connection, tenant_id: str | None
