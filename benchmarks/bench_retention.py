@@ -1,6 +1,6 @@
 """Retention purge: one million due artefacts (rows) and 100k objects, SQLite + a local folder.
 
-The fast path is the production engine (``retention_engine``: plan with a stored manifest,
+The fast path is the production purge (``retention.purge``: plan with a stored manifest,
 guard re-derivation, execution in batches — objects deleted then confirmed, rows marked and
 wiped with one UPDATE per table and batch, tombstones inserted per batch — and the proof with
 a final absence check). The naive baseline purges one artefact at a time (delete the object,
@@ -134,19 +134,17 @@ def build_world(root: Path, rows: int, objects: int) -> dict[str, str]:
 
 
 def _fast(world: dict[str, str]) -> dict[str, Any]:
-    from cm_pipelines.domain.retention.rules import BreakerLimits
+    from cm_pipelines.domain.retention.circuit_breaker import BreakerLimits
     from cm_pipelines.resources import (
         ObjectStoreResource,
         PlatformConfigResource,
         WarehouseResource,
     )
-    from cm_pipelines.retention.purge.engine import (
-        PurgeSettings,
-        execute_plan,
-        guard_plan,
-        prepare_plan,
-        prove_plan,
-    )
+    from cm_pipelines.retention.purge.execute import execute_plan
+    from cm_pipelines.retention.purge.guard import guard_plan
+    from cm_pipelines.retention.purge.plan import prepare_plan
+    from cm_pipelines.retention.purge.prove import prove_plan
+    from cm_pipelines.retention.purge.settings import PurgeSettings
 
     warehouse = WarehouseResource(url=world["warehouse"])
     store = ObjectStoreResource(url=world["store"])

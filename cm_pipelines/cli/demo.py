@@ -161,7 +161,7 @@ def retention_states_hold_and_purge(context: DemoContext) -> str:
     from cm_pipelines.platform.instance import run_job
     from cm_pipelines.resources import PlatformConfigResource, WarehouseResource
     from cm_pipelines.retention.holds import add_hold
-    from cm_pipelines.retention.inventory import record_operator_policy
+    from cm_pipelines.retention.policy_versions import record_operator_policy
     from cm_pipelines.tables.calls import recordings
 
     def metadata_of(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:

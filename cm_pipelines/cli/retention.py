@@ -142,7 +142,7 @@ def hold_release(hold_id: str, reason: str, actor: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def hold_list(tenant_id: str | None, include_released: bool, as_json: bool) -> None:
     """List holds, numbers and addresses masked."""
-    from cm_pipelines.retention.inventory import load_holds
+    from cm_pipelines.retention.inventory.legal_holds import load_holds
 
     if tenant_id is not None:
         _tenant(tenant_id)  # an unknown or hostile id is refused, not silently matched to nothing
@@ -197,9 +197,10 @@ def retention_plan(
     tenant_id: str | None, as_json: bool, max_tenant_share: float, max_plan_items: int
 ) -> None:
     """Dry run: what a purge would take today, under which policy version and why."""
-    from cm_pipelines.domain.retention.rules import BreakerLimits
+    from cm_pipelines.domain.retention.circuit_breaker import BreakerLimits
     from cm_pipelines.platform import settings
-    from cm_pipelines.retention.purge.engine import PurgeRefused, dry_run
+    from cm_pipelines.retention.purge.dry_run import dry_run
+    from cm_pipelines.retention.purge.plan_records import PurgeRefused
 
     tenants = _tenants()
     warehouse = _warehouse()
@@ -337,7 +338,7 @@ def _run_summary(result: Any) -> list[str]:
 @click.option("--tenant", "tenant_id", default=None)
 def retention_policies(tenant_id: str | None) -> None:
     """Every recorded policy version (tenant, record type, days, effective from, source)."""
-    from cm_pipelines.retention.inventory import load_policy_versions
+    from cm_pipelines.retention.policy_versions import load_policy_versions
 
     if tenant_id is not None:
         _tenant(tenant_id)  # an unknown or hostile id is refused, not silently matched to nothing

@@ -10,7 +10,8 @@ import dagster as dg
 
 from cm_pipelines.platform import settings
 from cm_pipelines.resources.warehouse import WarehouseResource
-from cm_pipelines.retention.purge.engine import guard_plan, plan_for_run
+from cm_pipelines.retention.purge.guard import guard_plan
+from cm_pipelines.retention.purge.plan_records import plan_for_run
 
 
 @dg.asset_check(asset="retention_purge_plan", blocking=True)

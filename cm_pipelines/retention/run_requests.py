@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from cm_pipelines.platform.run_tags import ALL_TENANTS, EXCLUSIVE_TENANT_TAG, exclusive_tenant_tags
-from cm_pipelines.retention.purge.engine import ClaimPolicy
+from cm_pipelines.retention.purge.claims import ClaimPolicy
 
 IN_FLIGHT_STATUSES = [
     dg.DagsterRunStatus.QUEUED,

@@ -19,10 +19,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from cm_pipelines.domain.retention.rules import BreakerLimits
+from cm_pipelines.domain.retention.circuit_breaker import BreakerLimits
 from cm_pipelines.resources import ObjectStoreResource, WarehouseResource, object_purge
 from cm_pipelines.resources.locks import advisory_lock_key
-from cm_pipelines.retention.purge.engine import PurgeBusy, PurgeSettings, execute_plan, prepare_plan
+from cm_pipelines.retention.purge.claims import PurgeBusy
+from cm_pipelines.retention.purge.execute import execute_plan
+from cm_pipelines.retention.purge.plan import prepare_plan
+from cm_pipelines.retention.purge.settings import PurgeSettings
 from cm_pipelines.tables.retention import purge_plan_items, purge_plans
 from tests.retention.retention_helpers import (
     SeededCall,

@@ -123,7 +123,7 @@ def test_one_tenants_jobs_never_touch_another_tenants_records_of_the_same_person
         WarehouseResource,
     )
     from cm_pipelines.retention.holds import add_hold
-    from cm_pipelines.retention.inventory import record_operator_policy
+    from cm_pipelines.retention.policy_versions import record_operator_policy
     from cm_pipelines.tables import calls as call_tables
     from cm_pipelines.tables import dncr, dsar
 

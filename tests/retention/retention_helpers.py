@@ -337,15 +337,13 @@ def engine_purge(
     """Plan, guard, execute and prove through the engine, as the job's steps do, without a
     Dagster run (threads of one process cannot run Dagster runs side by side). Returns the
     plan id, item count and proof totals."""
-    from cm_pipelines.domain.retention.rules import BreakerLimits
+    from cm_pipelines.domain.retention.circuit_breaker import BreakerLimits
     from cm_pipelines.platform import settings
-    from cm_pipelines.retention.purge.engine import (
-        PurgeSettings,
-        execute_plan,
-        guard_plan,
-        prepare_plan,
-        prove_plan,
-    )
+    from cm_pipelines.retention.purge.execute import execute_plan
+    from cm_pipelines.retention.purge.guard import guard_plan
+    from cm_pipelines.retention.purge.plan import prepare_plan
+    from cm_pipelines.retention.purge.prove import prove_plan
+    from cm_pipelines.retention.purge.settings import PurgeSettings
 
     warehouse, store = resources["warehouse"], resources["object_store"]
     key = settings.identifier_hash_key()

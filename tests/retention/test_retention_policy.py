@@ -8,21 +8,17 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from cm_pipelines.domain.retention.rules import (
+from cm_pipelines.domain.retention.artefact_states import compute_states, due_within, state_counts
+from cm_pipelines.domain.retention.circuit_breaker import BreakerLimits, evaluate_breaker
+from cm_pipelines.domain.retention.digests import artefacts_digest
+from cm_pipelines.domain.retention.policies import (
     INITIAL_EFFECTIVE_FROM,
-    PURGE_ORDER,
-    BreakerLimits,
     PolicyBook,
     PolicyVersion,
-    artefacts_digest,
-    compute_states,
-    due_within,
-    evaluate_breaker,
-    plan_items,
-    proof_document,
-    state_counts,
     versions_to_record,
 )
+from cm_pipelines.domain.retention.proof import proof_document
+from cm_pipelines.domain.retention.purge_plan import PURGE_ORDER, plan_items
 from cm_pipelines.domain.tenants import RECORD_TYPES, Tenant
 
 TODAY = date(2026, 6, 1)

@@ -24,22 +24,20 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from cm_pipelines.domain.retention.rules import BreakerLimits, artefacts_digest
+from cm_pipelines.domain.retention.circuit_breaker import BreakerLimits
+from cm_pipelines.domain.retention.digests import artefacts_digest
 from cm_pipelines.domain.trust.audit_chain import verify_chain
 from cm_pipelines.platform import landing, settings
 from cm_pipelines.platform.instance import get_instance
 from cm_pipelines.resources import ObjectStoreResource, WarehouseResource, object_purge
 from cm_pipelines.retention.holds import add_hold, release_hold
-from cm_pipelines.retention.purge.engine import (
-    ClaimPolicy,
-    PurgeBusy,
-    PurgeRefused,
-    PurgeSettings,
-    execute_plan,
-    guard_plan,
-    prepare_plan,
-    prove_plan,
-)
+from cm_pipelines.retention.purge.claims import ClaimPolicy, PurgeBusy
+from cm_pipelines.retention.purge.execute import execute_plan
+from cm_pipelines.retention.purge.guard import guard_plan
+from cm_pipelines.retention.purge.plan import prepare_plan
+from cm_pipelines.retention.purge.plan_records import PurgeRefused
+from cm_pipelines.retention.purge.prove import prove_plan
+from cm_pipelines.retention.purge.settings import PurgeSettings
 from cm_pipelines.tables import calls as call_tables
 from cm_pipelines.tables import dncr as dncr_tables
 from cm_pipelines.tables.retention import (

@@ -7,17 +7,11 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from cm_pipelines.domain.retention.rules import (
-    POLICY_TYPE,
-    PURGE_ORDER,
-    SOURCE_COLUMNS,
-    STATE_COLUMNS,
-    PolicyBook,
-    compute_states,
-    plan_items,
-    source_file_states,
-    versions_to_record,
-)
+from cm_pipelines.domain.retention.artefact_states import STATE_COLUMNS, compute_states
+from cm_pipelines.domain.retention.artefact_types import POLICY_TYPE
+from cm_pipelines.domain.retention.policies import PolicyBook, versions_to_record
+from cm_pipelines.domain.retention.purge_plan import PURGE_ORDER, plan_items
+from cm_pipelines.domain.retention.source_files import SOURCE_COLUMNS, source_file_states
 from cm_pipelines.domain.tenants import Tenant
 
 TODAY = date(2026, 6, 1)
