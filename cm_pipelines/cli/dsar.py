@@ -4,18 +4,35 @@
 in the UI) and waits. For access and portability it prints the package's decryption key once,
 on this terminal: the key is in no log, no run record and not beside the package. Runs started
 elsewhere (launchpad, sensor) leave the key for ``cm dsar key ID`` to collect once.
+
+Request changes (the statutory calendars) and key handling (cryptography) are imported inside
+the commands that use them (see ``cm_pipelines.cli``: start-up cost).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 
-from cm_pipelines.domain.tenants import ConfigError
+from cm_pipelines.cli.command_context import (
+    configured_tenants,
+    open_object_store,
+    open_warehouse,
+    operator_identity,
+)
+from cm_pipelines.dsar.request_records import DsarError, load_request
+from cm_pipelines.dsar.run_config import JOB_NAME, REQUEST_TAG, fulfilment_run_config
+from cm_pipelines.platform import settings
+from cm_pipelines.platform.audit_log import append_audit
+from cm_pipelines.platform.instance import run_job
+from cm_pipelines.platform.run_tags import exclusive_tenant_tags
+from cm_pipelines.tables.dsar import dsar_requests
 
 REQUEST_TYPES = (
     "access",
@@ -26,36 +43,6 @@ REQUEST_TYPES = (
     "objection",
     "withdraw_consent",
 )
-
-
-def _warehouse():
-    from cm_pipelines.resources import WarehouseResource
-    from cm_pipelines.resources.warehouse import SchemaNotCurrentError
-
-    warehouse = WarehouseResource()
-    try:
-        warehouse.assert_schema_current()
-    except SchemaNotCurrentError as exc:
-        raise click.ClickException(str(exc)) from None
-    return warehouse
-
-
-def _tenants() -> dict[str, Any]:
-    from cm_pipelines.resources import PlatformConfigResource
-
-    try:
-        return PlatformConfigResource().tenants_by_id()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration refused: {exc}") from None
-
-
-def _operator() -> str:
-    import getpass
-
-    try:
-        return f"cli:{getpass.getuser()}"[:128]
-    except Exception:  # no user database entry (containers)
-        return "cli"
 
 
 def submit_request(
@@ -73,10 +60,8 @@ def submit_request(
     """Validate and store a request; returns its id, clock and state (no identifiers)."""
     from cm_pipelines.domain.dsar.requests import RequestRefused, validate_request
     from cm_pipelines.dsar import request_changes
-    from cm_pipelines.dsar.request_records import load_request
-    from cm_pipelines.platform import settings
 
-    tenants = _tenants()
+    tenants = configured_tenants()
     try:
         validated = validate_request(
             tenant_id=tenant,
@@ -91,14 +76,14 @@ def submit_request(
         )
     except RequestRefused as exc:
         raise click.ClickException("request refused:\n  " + "\n  ".join(exc.problems)) from None
-    warehouse = _warehouse()
+    warehouse = open_warehouse()
     with warehouse.begin() as connection:
         request_id = request_changes.submit_request(
             connection,
             validated,
             tenant=tenants[validated.tenant_id],
             hash_key=settings.identifier_hash_key(),
-            submitted_by=submitted_by or _operator(),
+            submitted_by=submitted_by or operator_identity(),
         )
         record = load_request(connection, request_id)
     return {
@@ -116,12 +101,8 @@ def submit_request(
 def run_request(request_id: str, *, instance: Any = None) -> dict[str, Any]:
     """Launch the job for one request in this process and wait; returns what it produced."""
     from cm_pipelines.dsar import key_handoff
-    from cm_pipelines.dsar.request_records import DsarError, load_request
-    from cm_pipelines.dsar.run_config import JOB_NAME, REQUEST_TAG, fulfilment_run_config
-    from cm_pipelines.platform.instance import run_job
 
-    warehouse = _warehouse()
-    from cm_pipelines.platform.run_tags import exclusive_tenant_tags
+    warehouse = open_warehouse()
 
     with warehouse.connect() as connection:
         try:
@@ -240,7 +221,6 @@ def verify_command(request_id: str, method: str, verified_by: str) -> None:
     """Record that the requester's identity or authority was verified."""
     from cm_pipelines.domain.dsar.requests import RequestRefused, validate_verification
     from cm_pipelines.dsar.request_changes import verify_request
-    from cm_pipelines.dsar.request_records import DsarError
 
     try:
         method, verified_by = validate_verification(method, verified_by)
@@ -248,7 +228,7 @@ def verify_command(request_id: str, method: str, verified_by: str) -> None:
         raise click.ClickException(
             "verification refused:\n  " + "\n  ".join(exc.problems)
         ) from None
-    warehouse = _warehouse()
+    warehouse = open_warehouse()
     try:
         with warehouse.begin() as connection:
             verify_request(connection, request_id, method=method, verified_by=verified_by)
@@ -263,12 +243,13 @@ def verify_command(request_id: str, method: str, verified_by: str) -> None:
 def extend_command(request_id: str, reason: str) -> None:
     """Extend the statutory deadline once, where the jurisdiction allows it."""
     from cm_pipelines.dsar.request_changes import extend_request
-    from cm_pipelines.dsar.request_records import DsarError
 
-    warehouse = _warehouse()
+    warehouse = open_warehouse()
     try:
         with warehouse.begin() as connection:
-            record = extend_request(connection, request_id, reason=reason, extended_by=_operator())
+            record = extend_request(
+                connection, request_id, reason=reason, extended_by=operator_identity()
+            )
     except DsarError as exc:
         raise click.ClickException(str(exc)) from None
     assert record.extended_due_date is not None
@@ -318,7 +299,6 @@ def key_command(request_id: str, private_key_file: str | None) -> None:
     a trace, and a failed audit write loses no key."""
     from cm_pipelines.domain.dsar.sealed_keys import SealedKeyError
     from cm_pipelines.dsar import key_handoff
-    from cm_pipelines.resources import ObjectStoreResource
 
     try:
         key = key_handoff.read_dropped_key(request_id)
@@ -327,7 +307,7 @@ def key_command(request_id: str, private_key_file: str | None) -> None:
             "a request id looks like dsar- followed by 20 hex digits"
         ) from None
     how = key_handoff.DROP_FILE
-    object_store = ObjectStoreResource()
+    object_store = open_object_store()
     if key is None and key_handoff.has_sealed_key(request_id, object_store):
         if private_key_file is None:
             raise click.ClickException(
@@ -355,18 +335,14 @@ def key_command(request_id: str, private_key_file: str | None) -> None:
 
 
 def _audit_key_collected(request_id: str, how: str) -> None:
-    import sqlalchemy as sa
 
-    from cm_pipelines.platform.audit_log import append_audit
-    from cm_pipelines.tables.dsar import dsar_requests
-
-    with _warehouse().begin() as connection:
+    with open_warehouse().begin() as connection:
         tenant_id = connection.execute(
             sa.select(dsar_requests.c.tenant_id).where(dsar_requests.c.request_id == request_id)
         ).scalar_one_or_none()
         append_audit(
             connection,
-            actor=_operator(),
+            actor=operator_identity(),
             action="dsar.export.key_collected",
             tenant_id=tenant_id,
             object_refs={"request_id": request_id},
@@ -384,7 +360,6 @@ def _audit_key_collected(request_id: str, how: str) -> None:
 )
 def keypair_command(private_key_file: str) -> None:
     """Create the key pair export keys are sealed to when runs happen on other machines."""
-    import os
 
     from cm_pipelines.domain.dsar.sealed_keys import generate_key_pair
     from cm_pipelines.dsar.key_handoff import RECIPIENT_ENV
@@ -411,11 +386,10 @@ def keypair_command(private_key_file: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status_command(request_id: str, as_json: bool) -> None:
     """State, due date, days left, per-store results and where the package or certificate is."""
-    from cm_pipelines.dsar.request_records import DsarError, load_request
     from cm_pipelines.dsar.request_status import request_status
 
-    warehouse = _warehouse()
-    tenants = _tenants()
+    warehouse = open_warehouse()
+    tenants = configured_tenants()
     try:
         with warehouse.connect() as connection:
             record = load_request(connection, request_id)

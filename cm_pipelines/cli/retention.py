@@ -1,186 +1,27 @@
-"""``cm hold add|release|list`` and ``cm retention plan|purge|policies``.
+"""``cm retention plan|purge|policies``: what a purge would take, a purge now, policy versions.
 
-Holds are written straight to the warehouse (audited); a purge is launched as a run of
-``retention_purge_job`` through the project's Dagster instance, so it shows in the UI. Output
-masks numbers and addresses; errors say what to fix and never echo a personal value.
+A purge is launched as a run of ``retention_purge_job`` through the project's Dagster instance,
+so it shows in the UI. The purge services are imported inside the commands that use them
+(see ``cm_pipelines.cli``: start-up cost).
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-from datetime import date, datetime
 from typing import Any
 
 import click
 
-from cm_pipelines.domain.tenants import ConfigError, Tenant
-
-
-def _actor(explicit: str | None) -> str:
-    if explicit:
-        return explicit[:128]
-    try:
-        return getpass.getuser()[:128]
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return "unknown-operator"
-
-
-def _tenants() -> dict[str, Tenant]:
-    from cm_pipelines.resources import PlatformConfigResource
-
-    try:
-        return PlatformConfigResource().tenants_by_id()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration refused: {exc}") from exc
-
-
-def _tenant(tenant_id: str) -> Tenant:
-    tenants = _tenants()
-    if tenant_id not in tenants:
-        raise click.ClickException(
-            f"unknown tenant {tenant_id!r}: configured tenants are {', '.join(sorted(tenants))}"
-        )
-    return tenants[tenant_id]
-
-
-def _warehouse():
-    from cm_pipelines.resources import WarehouseResource
-    from cm_pipelines.resources.warehouse import SchemaNotCurrentError
-
-    warehouse = WarehouseResource()
-    try:
-        warehouse.assert_schema_current()
-    except SchemaNotCurrentError as exc:
-        raise click.ClickException(str(exc)) from exc
-    return warehouse
-
-
-def _day(value: datetime | None) -> date | None:
-    return value.date() if value is not None else None
-
-
-def mask_email(address: str) -> str:
-    """First character of the local part and the domain, e.g. ``j***@example.com``."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
-
-
-def _masked_target(hold: dict[str, Any]) -> str:
-    from cm_pipelines.domain.phone_numbers import mask_number
-
-    if hold["scope"] == "call":
-        return str(hold["call_id"])
-    if hold["scope"] == "phone":
-        try:
-            return mask_number(str(hold["e164"]))
-        except ValueError:
-            return "***"
-    return mask_email(str(hold["email"]))
-
-
-@click.group("hold")
-def hold_group() -> None:
-    """Legal holds: keep a call, number or address out of purges and DSAR erasure."""
-
-
-@hold_group.command("add")
-@click.option("--tenant", "tenant_id", required=True, help="Tenant id, e.g. acme-au.")
-@click.option("--call", "call_id", default=None, help="Hold one call (its uniqueid).")
-@click.option("--phone", default=None, help="Hold every call and record of a number.")
-@click.option("--email", default=None, help="Hold every call linked to an address (CRM).")
-@click.option("--from", "from_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
-@click.option("--to", "to_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
-@click.option("--reason", required=True, help="Why (matter, ticket); stored, hashed in the audit.")
-@click.option("--actor", default=None, help="Who places the hold (default: login name).")
-def hold_add(tenant_id, call_id, phone, email, from_date, to_date, reason, actor) -> None:
-    """Place a legal hold (call, phone or email scope, optional call-date bounds)."""
-    from cm_pipelines.platform import settings
-    from cm_pipelines.retention.holds import HoldRequestError, add_hold
-
-    tenant = _tenant(tenant_id)
-    warehouse = _warehouse()
-    try:
-        with warehouse.begin() as connection:
-            hold_id = add_hold(
-                connection,
-                tenant,
-                call_id=call_id,
-                phone=phone,
-                email=email,
-                from_date=_day(from_date),
-                to_date=_day(to_date),
-                reason=reason,
-                actor=_actor(actor),
-                hash_key=settings.identifier_hash_key(),
-            )
-    except HoldRequestError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(hold_id)
-
-
-@hold_group.command("release")
-@click.argument("hold_id")
-@click.option("--reason", required=True, help="Why the hold ends; stored, hashed in the audit.")
-@click.option("--actor", default=None, help="Who releases it (default: login name).")
-def hold_release(hold_id: str, reason: str, actor: str | None) -> None:
-    """Release a legal hold: the next purge may take what it kept."""
-    from cm_pipelines.retention.holds import HoldRequestError, release_hold
-
-    warehouse = _warehouse()
-    try:
-        with warehouse.begin() as connection:
-            release_hold(connection, hold_id, reason=reason, actor=_actor(actor))
-    except HoldRequestError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"released {hold_id}")
-
-
-@hold_group.command("list")
-@click.option("--tenant", "tenant_id", default=None)
-@click.option("--all", "include_released", is_flag=True, help="Include released holds.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def hold_list(tenant_id: str | None, include_released: bool, as_json: bool) -> None:
-    """List holds, numbers and addresses masked."""
-    from cm_pipelines.retention.inventory.legal_holds import load_holds
-
-    if tenant_id is not None:
-        _tenant(tenant_id)  # an unknown or hostile id is refused, not silently matched to nothing
-    warehouse = _warehouse()
-    with warehouse.connect() as connection:
-        holds = load_holds(
-            connection,
-            None if tenant_id is None else {tenant_id},
-            include_released=include_released,
-        )
-    rows = [
-        {
-            "hold_id": hold["hold_id"],
-            "tenant_id": hold["tenant_id"],
-            "scope": hold["scope"],
-            "target": _masked_target(hold),
-            "from": str(hold["from_date"] or ""),
-            "to": str(hold["to_date"] or ""),
-            "created_at": str(hold["created_at"])[:19],
-            "created_by": hold["created_by"],
-            "released_at": str(hold["released_at"] or "")[:19],
-            "reason": hold["reason"],
-        }
-        for hold in holds
-    ]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no legal holds")
-        return
-    for row in rows:
-        released = f"  released {row['released_at']}" if row["released_at"] else ""
-        bounds = f"  {row['from'] or '…'}..{row['to'] or '…'}" if row["from"] or row["to"] else ""
-        click.echo(
-            f"{row['hold_id']}  {row['tenant_id']}  {row['scope']}:{row['target']}{bounds}  "
-            f"by {row['created_by']} {row['created_at']}{released}  — {row['reason']}"
-        )
+from cm_pipelines.cli.command_context import (
+    configured_tenants,
+    open_warehouse,
+    operator_identity,
+    tenant_named,
+)
+from cm_pipelines.domain.retention.circuit_breaker import BreakerLimits
+from cm_pipelines.platform import settings
+from cm_pipelines.platform.instance import run_job
+from cm_pipelines.platform.run_tags import exclusive_tenant_tags
 
 
 @click.group("retention")
@@ -197,13 +38,11 @@ def retention_plan(
     tenant_id: str | None, as_json: bool, max_tenant_share: float, max_plan_items: int
 ) -> None:
     """Dry run: what a purge would take today, under which policy version and why."""
-    from cm_pipelines.domain.retention.circuit_breaker import BreakerLimits
-    from cm_pipelines.platform import settings
     from cm_pipelines.retention.purge.dry_run import dry_run
     from cm_pipelines.retention.purge.plan_records import PurgeRefused
 
-    tenants = _tenants()
-    warehouse = _warehouse()
+    tenants = configured_tenants()
+    warehouse = open_warehouse()
     try:
         report = dry_run(
             warehouse,
@@ -253,7 +92,11 @@ def retention_plan(
 )
 @click.option("--max-tenant-share", type=click.FloatRange(0, 1), default=0.2, show_default=True)
 @click.option("--max-plan-items", type=click.IntRange(0), default=250_000, show_default=True)
-@click.option("--actor", default=None, help="Who launches it (default: login name).")
+@click.option(
+    "--actor",
+    default=None,
+    help="Who launches it (default: login name); tagged and audited as cli:NAME.",
+)
 def retention_purge(
     tenant_id: str | None,
     override_reason: str | None,
@@ -263,13 +106,11 @@ def retention_purge(
 ) -> None:
     """Run retention_purge_job now (plan, guard, execute, prove); it resumes an unfinished plan
     of the same scope and refuses while another purge of an overlapping scope is running."""
-    from cm_pipelines.platform.instance import run_job
-    from cm_pipelines.platform.run_tags import exclusive_tenant_tags
 
     if tenant_id is not None:
-        _tenant(tenant_id)
-    _warehouse()
-    who = _actor(actor)
+        tenant_named(tenant_id)
+    open_warehouse()
+    who = operator_identity(actor)
     config: dict[str, Any] = {
         "tenant": tenant_id or "",
         "max_tenant_share": max_tenant_share,
@@ -341,8 +182,10 @@ def retention_policies(tenant_id: str | None) -> None:
     from cm_pipelines.retention.policy_versions import load_policy_versions
 
     if tenant_id is not None:
-        _tenant(tenant_id)  # an unknown or hostile id is refused, not silently matched to nothing
-    warehouse = _warehouse()
+        tenant_named(
+            tenant_id
+        )  # an unknown or hostile id is refused, not silently matched to nothing
+    warehouse = open_warehouse()
     with warehouse.connect() as connection:
         versions = load_policy_versions(connection)
     versions = [v for v in versions if tenant_id is None or v.tenant_id == tenant_id]
@@ -356,5 +199,4 @@ def retention_policies(tenant_id: str | None) -> None:
 
 
 def register(group: click.Group) -> None:
-    group.add_command(hold_group)
     group.add_command(retention_group)
