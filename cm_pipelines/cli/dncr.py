@@ -68,7 +68,8 @@ def run_wash(
         suppressed_hashes,
         tenant_consents,
     )
-    from cm_pipelines.domain.dncr.washing import prepare_numbers, wash
+    from cm_pipelines.domain.dncr.number_preparation import prepare_numbers
+    from cm_pipelines.domain.dncr.washing import wash
     from cm_pipelines.platform import settings
     from cm_pipelines.resources.warehouse import SchemaNotCurrentError
 
@@ -129,7 +130,7 @@ def dncr_group() -> None:
 @click.argument("numbers", nargs=-1, required=True)
 def check_command(tenant_id: str, at: str | None, numbers: tuple[str, ...]) -> None:
     """One JSON line per NUMBER: decision, reason, evidence, valid_until (number masked)."""
-    from cm_pipelines.domain.dncr.washing import evidence_document
+    from cm_pipelines.domain.dncr.evidence import evidence_document
     from cm_pipelines.domain.phone_numbers import mask_number
 
     _, results, restricted = run_wash(tenant_id, list(numbers), _instant(at))

@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import numpy as np
@@ -78,22 +77,22 @@ from cm_pipelines.dncr.run_config import (
     RegistryRefreshConfig,
     WashConfig,
 )
+from cm_pipelines.domain.dncr.change_lists import apply_changes
+from cm_pipelines.domain.dncr.content_hashing import content_hash
+from cm_pipelines.domain.dncr.evidence import evidence_instant, local_day
+from cm_pipelines.domain.dncr.exemptions import CONSENT_KINDS
+from cm_pipelines.domain.dncr.number_preparation import prepare_numbers
+from cm_pipelines.domain.dncr.number_sets import diff_sorted, empty_numbers
+from cm_pipelines.domain.dncr.number_validity import country_validity
+from cm_pipelines.domain.dncr.parsed_numbers import ParsedNumbers, UnreadableFileError, combine
 from cm_pipelines.domain.dncr.registries import Registry
-from cm_pipelines.domain.dncr.registry_sets import (
-    ParsedNumbers,
-    UnreadableFileError,
+from cm_pipelines.domain.dncr.wash_results import (
     WashResultSet,
-    apply_changes,
-    combine,
-    content_hash,
-    country_validity,
-    diff_sorted,
-    empty_numbers,
-    file_payloads,
     merge_wash_results,
     parse_wash_results,
 )
-from cm_pipelines.domain.dncr.washing import CONSENT_KINDS, evidence_instant, prepare_numbers, wash
+from cm_pipelines.domain.dncr.washing import wash
+from cm_pipelines.domain.dncr.zip_payloads import file_payloads
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.platform import landing, settings
 from cm_pipelines.platform.audit_log import append_audit
@@ -134,10 +133,6 @@ def _selected_registries(
             description=f"unknown registry id(s) {unknown}: configured are {sorted(by_id)}"
         )
     return [by_id[registry_id] for registry_id in registry_ids]
-
-
-def _local_day(registry: Registry, instant: datetime) -> date:
-    return instant.astimezone(ZoneInfo(registry.timezone)).date()
 
 
 # --------------------------------------------------------------------------- building candidates
@@ -301,14 +296,14 @@ def _plan_downloadable(
     Folders dated after the registry's today are left for their day unless ``source_day`` names
     one (the blocking checks then refuse data from the future).
     """
-    today = _local_day(registry, now).isoformat()
+    today = local_day(registry, now).isoformat()
     full_days = source.days("full")
     change_days = source.days("changes")
     if not source_day:
         full_days = {day: files for day, files in full_days.items() if day <= today}
         change_days = {day: files for day, files in change_days.items() if day <= today}
     active_as_of = as_utc(active["data_as_of"]) if active else None
-    active_day = _local_day(registry, active_as_of) if active_as_of else None
+    active_day = local_day(registry, active_as_of) if active_as_of else None
     base_day: str | None = None
     apply_days: list[str]
     if source_day:
@@ -404,7 +399,7 @@ def _build_wash_only(
     new_files = [item for item in source.files("wash_results") if item.path not in consumed]
     if not new_files:
         return None, "up to date: no new wash result files"
-    today = _local_day(registry, now)
+    today = local_day(registry, now)
     candidate = Candidate(registry, "wash_results", today, empty_numbers())
     parsed_sets: list[WashResultSet] = []
     for item in new_files:

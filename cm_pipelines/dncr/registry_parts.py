@@ -21,16 +21,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cm_pipelines.dncr.registry_store import SourceFile, sha256_hex
+from cm_pipelines.domain.dncr.change_lists import change_list_action
+from cm_pipelines.domain.dncr.e164_csv import parse_e164_csv
+from cm_pipelines.domain.dncr.ftc_files import parse_ftc_lines
+from cm_pipelines.domain.dncr.parsed_numbers import BadLine, ParsedNumbers, UnreadableFileError
 from cm_pipelines.domain.dncr.registries import Registry
-from cm_pipelines.domain.dncr.registry_sets import (
-    BadLine,
-    ParsedNumbers,
-    UnreadableFileError,
-    change_list_action,
-    file_payloads,
-    parse_e164_csv,
-    parse_ftc_lines,
-)
+from cm_pipelines.domain.dncr.zip_payloads import file_payloads
 from cm_pipelines.platform import landing
 
 PART_FORMAT = "cm-registry-part/1"

@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from cm_pipelines.domain.dncr.evidence import DownloadableEvidence, Evidence, WashOnlyEvidence
+from cm_pipelines.domain.dncr.number_index import NumberIndex
 from cm_pipelines.domain.dncr.registries import Registry
-from cm_pipelines.domain.dncr.registry_sets import NumberIndex
-from cm_pipelines.domain.dncr.washing import DownloadableEvidence, Evidence, WashOnlyEvidence
 from cm_pipelines.platform import landing
 from cm_pipelines.resources.object_store import ObjectStoreResource
 from cm_pipelines.tables import dncr as tables

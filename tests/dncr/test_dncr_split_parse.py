@@ -23,13 +23,10 @@ from cm_pipelines.dncr.registry_parts import (
 )
 from cm_pipelines.dncr.registry_store import RegistrySource, SourceFile, sha256_hex
 from cm_pipelines.dncr.run_config import PARSE_AREA_CODE_FILE_OP, SNAPSHOT_OP
-from cm_pipelines.domain.dncr.registry_sets import (
-    combine,
-    content_hash,
-    file_payloads,
-    format_ftc_lines,
-    parse_ftc_lines,
-)
+from cm_pipelines.domain.dncr.content_hashing import content_hash
+from cm_pipelines.domain.dncr.ftc_files import format_ftc_lines, parse_ftc_lines
+from cm_pipelines.domain.dncr.parsed_numbers import combine
+from cm_pipelines.domain.dncr.zip_payloads import file_payloads
 from cm_pipelines.platform import landing
 from cm_pipelines.resources import ObjectStoreResource
 from cm_pipelines.tables.calls import quarantine
