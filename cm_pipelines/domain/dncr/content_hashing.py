@@ -7,6 +7,10 @@ import hashlib
 import numpy as np
 
 
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def content_hash(*arrays: np.ndarray, header: str = "") -> str:
     """sha256 over a header and the arrays' little-endian bytes: equal content, equal hash."""
     digest = hashlib.sha256(header.encode("utf-8"))
