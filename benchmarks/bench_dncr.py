@@ -90,7 +90,7 @@ def _zip(name: str, body: bytes) -> bytes:
 
 def _generate_us(root: str, size: int, seed: int) -> dict[str, Any]:
     """Two daily full downloads of a ``size``-number registry, written area code by area code."""
-    from cm_pipelines.domain.dncr.registry_sets import format_ftc_lines
+    from cm_pipelines.domain.dncr.ftc_files import format_ftc_lines
     from cm_pipelines.platform import landing
 
     rng = np.random.default_rng(seed)
@@ -215,7 +215,7 @@ def _refresh(root: str, registry_id: str, as_of: str) -> dict[str, Any]:
 
 
 def _active_numbers(root: str, registry_id: str) -> np.ndarray:
-    from cm_pipelines.dncr.registry_store import active_version, read_version
+    from cm_pipelines.dncr.registry_versions import active_version, read_version
 
     resources = _resources(root)
     with resources["warehouse"].connect() as connection:
@@ -234,7 +234,7 @@ def _queries(numbers: np.ndarray, count: int, seed: int) -> np.ndarray:
 
 
 def _lookup(root: str, registry_id: str, count: int, seed: int) -> dict[str, Any]:
-    from cm_pipelines.domain.dncr.registry_sets import NumberIndex
+    from cm_pipelines.domain.dncr.number_index import NumberIndex
 
     numbers = _active_numbers(root, registry_id)
     queries = _queries(numbers, count, seed)

@@ -61,14 +61,15 @@ def run_wash(
     Returns the tenant, the decisions (one row per input, in order) and the keyed hashes under
     an active DSAR restriction (callers must not export those).
     """
-    from cm_pipelines.dncr.registry_store import (
-        RegistryIntegrityError,
+    from cm_pipelines.dncr.registry_versions import RegistryIntegrityError
+    from cm_pipelines.dncr.wash_evidence import (
         load_evidence,
         restricted_hashes,
         suppressed_hashes,
         tenant_consents,
     )
-    from cm_pipelines.domain.dncr.washing import prepare_numbers, wash
+    from cm_pipelines.domain.dncr.number_preparation import prepare_numbers
+    from cm_pipelines.domain.dncr.washing import wash
     from cm_pipelines.platform import settings
     from cm_pipelines.resources.warehouse import SchemaNotCurrentError
 
@@ -129,7 +130,7 @@ def dncr_group() -> None:
 @click.argument("numbers", nargs=-1, required=True)
 def check_command(tenant_id: str, at: str | None, numbers: tuple[str, ...]) -> None:
     """One JSON line per NUMBER: decision, reason, evidence, valid_until (number masked)."""
-    from cm_pipelines.domain.dncr.washing import evidence_document
+    from cm_pipelines.domain.dncr.evidence import evidence_document
     from cm_pipelines.domain.phone_numbers import mask_number
 
     _, results, restricted = run_wash(tenant_id, list(numbers), _instant(at))
@@ -172,12 +173,9 @@ def check_command(tenant_id: str, at: str | None, numbers: tuple[str, ...]) -> N
 @click.option("--at", "at", default=None, help="ISO instant to decide at (default: now).")
 def wash_command(tenant_id: str, list_file: Path, out_file: Path, at: str | None) -> None:
     """Wash a list file; writes every decision to --out (DSAR-restricted numbers left out)."""
-    from cm_pipelines.dncr.registry_store import (
-        ACTOR,
-        CampaignFileError,
-        read_campaign_csv,
-        sha256_hex,
-    )
+    from cm_pipelines.dncr.audit_actor import ACTOR
+    from cm_pipelines.dncr.campaign_lists import CampaignFileError, read_campaign_csv
+    from cm_pipelines.domain.dncr.content_hashing import sha256_hex
     from cm_pipelines.platform.audit_log import append_audit
 
     try:

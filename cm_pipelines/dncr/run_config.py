@@ -1,15 +1,19 @@
-"""How a do-not-call run is asked for: the refresh and wash run configs, and the run requests
-the schedule and the source sensor send. The jobs' config classes live here, so that whoever
-launches a run (schedule, sensor, ``cm``, the demo) never imports the asset module."""
+"""How a do-not-call run is asked for: the refresh and wash run configs, the run requests the
+schedule and the source sensor send, and reading a run's config back (its instant, registries
+and tenants). The jobs' config classes live here, so that whoever launches a run (schedule,
+sensor, ``cm``, the demo) never imports the asset module."""
 
 # No ``from __future__ import annotations``: Dagster reads these config classes from the asset
 # signatures at definition time.
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from cm_pipelines.dncr.registry_store import RegistrySource
+from cm_pipelines.dncr.registry_sources import RegistrySource
+from cm_pipelines.domain.dncr.registries import Registry
+from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.object_store import ObjectStoreResource
 
@@ -85,3 +89,45 @@ def source_fingerprints(
         registry.id: RegistrySource(registry, object_store).fingerprint()
         for registry in platform_config.registries()
     }
+
+
+def config_instant(value: str, what: str) -> datetime:
+    """A config's ISO instant (naive: UTC); empty means now."""
+    if not value:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise dg.Failure(
+            description=f"{what} must be an ISO date-time, e.g. 2026-11-28T09:00:00+00:00"
+        ) from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def selected_registries(
+    platform_config: PlatformConfigResource, registry_ids: list[str]
+) -> list[Registry]:
+    """The registries a refresh names (none named: every configured one); an unknown id fails."""
+    registries = platform_config.registries()
+    if not registry_ids:
+        return registries
+    by_id = {registry.id: registry for registry in registries}
+    unknown = sorted(set(registry_ids) - set(by_id))
+    if unknown:
+        raise dg.Failure(
+            description=f"unknown registry id(s) {unknown}: configured are {sorted(by_id)}"
+        )
+    return [by_id[registry_id] for registry_id in registry_ids]
+
+
+def selected_tenants(
+    platform_config: PlatformConfigResource, tenant_ids: list[str]
+) -> list[Tenant]:
+    """The tenants a wash names (none named: every configured one, by id); an unknown id fails."""
+    tenants = platform_config.tenants_by_id()
+    unknown = sorted(set(tenant_ids) - set(tenants))
+    if unknown:
+        raise dg.Failure(
+            description=f"unknown tenant id(s) {unknown}: configured are {sorted(tenants)}"
+        )
+    return [tenants[t] for t in (tenant_ids or sorted(tenants))]

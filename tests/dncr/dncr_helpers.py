@@ -19,7 +19,7 @@ from cm_pipelines.dncr import assets as dncr_assets
 from cm_pipelines.dncr import checks as dncr_checks
 from cm_pipelines.dncr.jobs import dncr_registry_refresh_job, dncr_wash_job
 from cm_pipelines.dncr.run_config import refresh_run_config, wash_run_config
-from cm_pipelines.domain.dncr.registry_sets import format_ftc_lines
+from cm_pipelines.domain.dncr.ftc_files import format_ftc_lines
 from cm_pipelines.platform import landing
 from cm_pipelines.platform.settings import PACKAGE_DIR
 from cm_pipelines.resources import ObjectStoreResource, PlatformConfigResource

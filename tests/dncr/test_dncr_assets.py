@@ -16,8 +16,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from cm_pipelines.dncr.registry_store import parquet_to_numbers, sha256_hex
-from cm_pipelines.domain.dncr.registry_sets import format_ftc_lines
+from cm_pipelines.dncr.version_parquet import parquet_to_numbers
+from cm_pipelines.domain.dncr.content_hashing import sha256_hex
+from cm_pipelines.domain.dncr.ftc_files import format_ftc_lines
 from cm_pipelines.domain.keyed_hash import keyed_hash
 from cm_pipelines.platform import landing
 from cm_pipelines.platform.settings import identifier_hash_key

@@ -14,22 +14,20 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from cm_pipelines.dncr.assets import Candidate, _build_downloadable, _record_candidate
-from cm_pipelines.dncr.registry_parts import (
+from cm_pipelines.dncr.candidate_builds import build_downloadable
+from cm_pipelines.dncr.candidates import Candidate, record_candidate
+from cm_pipelines.dncr.parsed_files import (
     parse_source_file,
     part_from_parquet,
     part_path,
     part_to_parquet,
 )
-from cm_pipelines.dncr.registry_store import RegistrySource, SourceFile, sha256_hex
+from cm_pipelines.dncr.registry_sources import RegistrySource, SourceFile
 from cm_pipelines.dncr.run_config import PARSE_AREA_CODE_FILE_OP, SNAPSHOT_OP
-from cm_pipelines.domain.dncr.registry_sets import (
-    combine,
-    content_hash,
-    file_payloads,
-    format_ftc_lines,
-    parse_ftc_lines,
-)
+from cm_pipelines.domain.dncr.content_hashing import content_hash, sha256_hex
+from cm_pipelines.domain.dncr.ftc_files import format_ftc_lines, parse_ftc_lines
+from cm_pipelines.domain.dncr.parsed_numbers import combine
+from cm_pipelines.domain.dncr.zip_payloads import file_payloads
 from cm_pipelines.platform import landing
 from cm_pipelines.resources import ObjectStoreResource
 from cm_pipelines.tables.calls import quarantine
@@ -86,7 +84,7 @@ def one_step(resources: dict[str, Any], active: dict[str, Any] | None, as_of: st
     [registry] = [r for r in resources["platform_config"].registries() if r.id == "us_ftc"]
     store = resources["object_store"]
     now = datetime.fromisoformat(as_of)
-    candidate, note = _build_downloadable(
+    candidate, note = build_downloadable(
         registry, RegistrySource(registry, store), active, store, "", now
     )
     assert candidate is not None, note
@@ -116,7 +114,7 @@ def assert_same_version(
     assert active["change_additions"] == expected.change_additions
     assert active["change_deletions"] == expected.change_deletions
     with resources["warehouse"].begin() as connection:
-        row = _record_candidate(
+        row = record_candidate(
             connection, expected, previous, resources["object_store"], "one-step", datetime.now()
         )
     assert row == {"version_id": active["version_id"], "status": "identical to active version"}

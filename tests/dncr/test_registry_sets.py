@@ -10,24 +10,21 @@ import numpy as np
 import phonenumbers
 import pytest
 
-from cm_pipelines.domain.dncr import registry_sets as rs
-from cm_pipelines.domain.dncr.registry_sets import (
-    NumberIndex,
-    UnreadableFileError,
-    apply_changes,
-    change_list_action,
-    content_hash,
-    country_validity,
-    diff_sorted,
-    format_ftc_lines,
+from cm_pipelines.domain.dncr import ftc_files, number_index, number_sets
+from cm_pipelines.domain.dncr.change_lists import apply_changes, change_list_action
+from cm_pipelines.domain.dncr.content_hashing import content_hash
+from cm_pipelines.domain.dncr.e164_csv import parse_e164_csv
+from cm_pipelines.domain.dncr.ftc_files import format_ftc_lines, parse_ftc_lines
+from cm_pipelines.domain.dncr.number_index import NumberIndex
+from cm_pipelines.domain.dncr.number_sets import diff_sorted, sorted_unique
+from cm_pipelines.domain.dncr.number_validity import country_validity
+from cm_pipelines.domain.dncr.parsed_numbers import UnreadableFileError
+from cm_pipelines.domain.dncr.wash_results import (
     latest_per_number,
     merge_wash_results,
-    parse_e164_csv,
-    parse_ftc_lines,
     parse_wash_results,
-    read_zip_members,
-    sorted_unique,
 )
+from cm_pipelines.domain.dncr.zip_payloads import read_zip_members
 
 US = 10_000_000_000
 
@@ -97,7 +94,7 @@ def test_fixed_width_fast_path_reports_bad_rows_with_their_line_numbers() -> Non
 
 
 def test_chunked_parsing_keeps_line_numbers_across_chunk_boundaries(monkeypatch) -> None:
-    monkeypatch.setattr(rs, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(ftc_files, "CHUNK_BYTES", 64)
     numbers = [us(212, 5550000 + i) for i in range(40)]
     lines = format_ftc_lines(np.array(numbers)).split(b"\n")
     lines[30] = b"212,bad0000"
@@ -326,7 +323,7 @@ def test_large_diffs_compare_block_by_block(monkeypatch) -> None:
     )
     expected_added = np.setdiff1d(current, previous)
     expected_removed = np.setdiff1d(previous, current)
-    monkeypatch.setattr(rs, "DIFF_BLOCK_MIN", 10)
+    monkeypatch.setattr(number_sets, "DIFF_BLOCK_MIN", 10)
     added, removed = diff_sorted(previous, current)
     assert np.array_equal(added, expected_added)
     assert np.array_equal(removed, expected_removed)
@@ -334,8 +331,8 @@ def test_large_diffs_compare_block_by_block(monkeypatch) -> None:
 
 def test_block_groups_walks_few_blocks_and_scans_many() -> None:
     numbers = np.array([us(212, 1), us(212, 2), us(213, 5), us(415, 0), us(415, 9)], dtype=np.int64)
-    walked = rs.block_groups(numbers)
-    scanned = rs.block_groups(numbers, max_walk=1)
+    walked = number_index.block_groups(numbers)
+    scanned = number_index.block_groups(numbers, max_walk=1)
     for starts, ends in (walked, scanned):
         assert starts.tolist() == [0, 2, 3] and ends.tolist() == [2, 3, 5]
 

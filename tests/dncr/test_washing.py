@@ -11,18 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cm_pipelines.domain.dncr.registries import Registry
-from cm_pipelines.domain.dncr.registry_sets import NumberIndex, sorted_unique
-from cm_pipelines.domain.dncr.washing import (
-    REASONS,
+from cm_pipelines.domain.dncr.evidence import (
     DownloadableEvidence,
     WashOnlyEvidence,
     evidence_document,
     evidence_instant,
-    prepare_numbers,
-    relationship_until,
-    wash,
 )
+from cm_pipelines.domain.dncr.exemptions import relationship_until
+from cm_pipelines.domain.dncr.number_index import NumberIndex
+from cm_pipelines.domain.dncr.number_preparation import prepare_numbers
+from cm_pipelines.domain.dncr.number_sets import sorted_unique
+from cm_pipelines.domain.dncr.registries import Registry
+from cm_pipelines.domain.dncr.wash_decisions import REASONS
+from cm_pipelines.domain.dncr.washing import wash
 from cm_pipelines.domain.keyed_hash import keyed_hash
 
 KEY = b"k" * 32

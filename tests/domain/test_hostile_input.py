@@ -266,32 +266,35 @@ def test_wav_headers_that_lie_are_refused_without_reading_past_the_bytes(data: b
 
 
 def test_registry_readers_count_hostile_lines_as_bad_without_crashing() -> None:
-    registry_sets = pytest.importorskip("cm_pipelines.domain.dncr.registry_sets")
+    ftc_files = pytest.importorskip("cm_pipelines.domain.dncr.ftc_files")
+    e164_csv = pytest.importorskip("cm_pipelines.domain.dncr.e164_csv")
+    wash_results = pytest.importorskip("cm_pipelines.domain.dncr.wash_results")
     body = "\n".join(["212,5550147", *HOSTILE.values(), "212,5550148"]).encode()
-    parsed, _ = registry_sets.parse_ftc_lines(body, source="landing/dncr/us_ftc/full/x/212.txt")
+    parsed, _ = ftc_files.parse_ftc_lines(body, source="landing/dncr/us_ftc/full/x/212.txt")
     assert parsed.numbers.tolist() == [12125550147, 12125550148]
     assert parsed.bad_line_count == len(HOSTILE) + HOSTILE["newline"].count("\n")
     assert all(len(line.raw) <= 200 for _, line in parsed.bad_lines)
     e164 = "e164\n+12125550147\n" + "\n".join(HOSTILE.values()) + "\n"
-    parsed_csv = registry_sets.parse_e164_csv(e164.encode(), source="x.csv")
+    parsed_csv = e164_csv.parse_e164_csv(e164.encode(), source="x.csv")
     assert parsed_csv.numbers.tolist() == [12125550147]
     wash = "phone_number,registered,wash_date\n61491570156,Y,2026-11-01\n"
     wash += "\n".join(f"{value},Y,2026-11-01" for value in HOSTILE.values()) + "\n"
-    results = registry_sets.parse_wash_results(wash.encode(), calling_code=61, source="w.csv")
+    results = wash_results.parse_wash_results(wash.encode(), calling_code=61, source="w.csv")
     assert results.numbers.tolist() == [61491570156]
     assert results.bad_line_count >= len(HOSTILE)
 
 
 def test_registry_zips_with_traversal_names_or_garbage_are_read_inertly() -> None:
-    registry_sets = pytest.importorskip("cm_pipelines.domain.dncr.registry_sets")
+    zip_payloads = pytest.importorskip("cm_pipelines.domain.dncr.zip_payloads")
+    parsed_numbers = pytest.importorskip("cm_pipelines.domain.dncr.parsed_numbers")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("../../../../tmp/evil.txt", "212,5550147\n")
-    members = registry_sets.read_zip_members(buffer.getvalue())
+    members = zip_payloads.read_zip_members(buffer.getvalue())
     assert [data for _, data in members] == [b"212,5550147\n"]  # bytes only, nothing extracted
     for garbage in (b"PK\x03\x04" + b"\x00" * 40, b"x'); DROP TABLE x; --"):
-        with pytest.raises(registry_sets.UnreadableFileError) as caught:
-            registry_sets.read_zip_members(garbage)
+        with pytest.raises(parsed_numbers.UnreadableFileError) as caught:
+            zip_payloads.read_zip_members(garbage)
         assert "DROP" not in str(caught.value)
 
 

@@ -175,7 +175,7 @@ def test_the_registry_snapshot_fan_out_hands_over_descriptions_only(
         PARSE_AREA_CODE_FILE_OP,
         SNAPSHOT_OP,
     )
-    from cm_pipelines.domain.dncr.registry_sets import format_ftc_lines
+    from cm_pipelines.domain.dncr.ftc_files import format_ftc_lines
     from cm_pipelines.platform import landing
     from tests.dncr.dncr_helpers import (
         failure_message,

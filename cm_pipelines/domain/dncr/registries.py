@@ -96,6 +96,7 @@ def _ratio(
 
 
 def _validate_entry(entry: Any, path: str, problems: list[str]) -> Registry | None:
+    """One registry entry, or None with every problem of it appended (in the entry's order)."""
     if not isinstance(entry, Mapping):
         problems.append(f"{path}: expected a mapping")
         return None
@@ -105,6 +106,37 @@ def _validate_entry(entry: Any, path: str, problems: list[str]) -> Registry | No
     for key in _REQUIRED:
         if key not in entry:
             problems.append(f"{path}.{key}: required")
+    _check_identity(entry, path, problems)
+    _check_kind_and_validity(entry, path, problems)
+    _check_timezone(entry, path, problems)
+    _check_file_format(entry, path, problems)
+    source_url = _source_url(entry, path, problems)
+    bad_lines = _ratio(entry, "max_bad_line_ratio", DEFAULT_MAX_BAD_LINE_RATIO, path, problems)
+    size_change = _ratio(
+        entry, "max_size_change_ratio", DEFAULT_MAX_SIZE_CHANGE_RATIO, path, problems
+    )
+    override = entry.get("exemptions_override_listing", False)
+    if not isinstance(override, bool):
+        problems.append(f"{path}.exemptions_override_listing: must be true or false")
+    if len(problems) != before:
+        return None
+    return Registry(
+        id=str(entry.get("id")),
+        name=str(entry.get("name")),
+        country=str(entry.get("country")),
+        kind=entry.get("kind"),  # type: ignore[arg-type]
+        validity_days=int(entry.get("validity_days")),  # type: ignore[arg-type]
+        timezone=str(entry.get("timezone")),
+        file_format=str(entry.get("file_format")),
+        source_url=source_url.rstrip("/"),
+        max_bad_line_ratio=bad_lines,
+        max_size_change_ratio=size_change,
+        exemptions_override_listing=bool(override),
+    )
+
+
+def _check_identity(entry: Mapping[str, Any], path: str, problems: list[str]) -> None:
+    """``id``, ``name`` and ``country``, when given."""
     registry_id = entry.get("id")
     if "id" in entry and (
         not isinstance(registry_id, str)
@@ -123,6 +155,10 @@ def _validate_entry(entry: Any, path: str, problems: list[str]) -> Registry | No
         not isinstance(country, str) or country not in phonenumbers.SUPPORTED_REGIONS
     ):
         problems.append(f"{path}.country: {country!r} is not an ISO 3166 alpha-2 region code")
+
+
+def _check_kind_and_validity(entry: Mapping[str, Any], path: str, problems: list[str]) -> None:
+    """``kind`` and ``validity_days``, when given."""
     kind = entry.get("kind")
     if "kind" in entry and kind not in REGISTRY_KINDS:
         problems.append(f"{path}.kind: must be one of {', '.join(REGISTRY_KINDS)}, got {kind!r}")
@@ -131,6 +167,10 @@ def _validate_entry(entry: Any, path: str, problems: list[str]) -> Registry | No
         isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366
     ):
         problems.append(f"{path}.validity_days: must be a whole number of days 1-366, got {days!r}")
+
+
+def _check_timezone(entry: Mapping[str, Any], path: str, problems: list[str]) -> None:
+    """``timezone``, when given, must be an IANA zone this machine knows."""
     timezone = entry.get("timezone")
     if "timezone" in entry:
         try:
@@ -139,6 +179,11 @@ def _validate_entry(entry: Any, path: str, problems: list[str]) -> Registry | No
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"{path}.timezone: {timezone!r} is not an IANA time zone")
+
+
+def _check_file_format(entry: Mapping[str, Any], path: str, problems: list[str]) -> None:
+    """``file_format``, when given, must be known and usable by the entry's kind."""
+    kind = entry.get("kind")
     file_format = entry.get("file_format")
     if "file_format" in entry:
         if file_format not in FILE_FORMATS:
@@ -149,6 +194,10 @@ def _validate_entry(entry: Any, path: str, problems: list[str]) -> Registry | No
             problems.append(
                 f"{path}.file_format: {file_format!r} cannot be used by a {kind} registry"
             )
+
+
+def _source_url(entry: Mapping[str, Any], path: str, problems: list[str]) -> str:
+    """``source_url``: empty (the landing folder) or an fsspec URL of a known scheme."""
     source_url = entry.get("source_url", "") or ""
     if not isinstance(source_url, str) or (source_url and not source_url.startswith(_URL_SCHEMES)):
         problems.append(
@@ -156,28 +205,7 @@ def _validate_entry(entry: Any, path: str, problems: list[str]) -> Registry | No
             f"starting with one of {', '.join(_URL_SCHEMES)}"
         )
         source_url = ""
-    bad_lines = _ratio(entry, "max_bad_line_ratio", DEFAULT_MAX_BAD_LINE_RATIO, path, problems)
-    size_change = _ratio(
-        entry, "max_size_change_ratio", DEFAULT_MAX_SIZE_CHANGE_RATIO, path, problems
-    )
-    override = entry.get("exemptions_override_listing", False)
-    if not isinstance(override, bool):
-        problems.append(f"{path}.exemptions_override_listing: must be true or false")
-    if len(problems) != before:
-        return None
-    return Registry(
-        id=str(registry_id),
-        name=str(name),
-        country=str(country),
-        kind=kind,  # type: ignore[arg-type]
-        validity_days=int(days),  # type: ignore[arg-type]
-        timezone=str(timezone),
-        file_format=str(file_format),
-        source_url=source_url.rstrip("/"),
-        max_bad_line_ratio=bad_lines,
-        max_size_change_ratio=size_change,
-        exemptions_override_listing=bool(override),
-    )
+    return source_url
 
 
 def parse_registries(document: Any, source: str = "registries") -> list[Registry]:

@@ -1,5 +1,6 @@
-"""Registry *parts*: one landed registry file (an area-code zip of a full download or of a change
-list) parsed on its own, so the parsing of a US-scale download can be shared by workers.
+"""Registry files parsed one at a time, each into a *part*: one landed registry file (an
+area-code zip of a full download or of a change list) parsed on its own, so the parsing of a
+US-scale download can be shared by workers.
 
 A part is a Parquet file in the object store under the registry's prefix, content-addressed by
 the source file's sha256 and everything else the parse depends on (path, role, format, calling
@@ -20,17 +21,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cm_pipelines.dncr.registry_store import SourceFile, sha256_hex
+from cm_pipelines.dncr.registry_sources import RegistrySource, SourceFile
+from cm_pipelines.domain.dncr.change_lists import change_list_action
+from cm_pipelines.domain.dncr.content_hashing import sha256_hex
+from cm_pipelines.domain.dncr.e164_csv import parse_e164_csv
+from cm_pipelines.domain.dncr.ftc_files import parse_ftc_lines
+from cm_pipelines.domain.dncr.parsed_numbers import BadLine, ParsedNumbers, UnreadableFileError
 from cm_pipelines.domain.dncr.registries import Registry
-from cm_pipelines.domain.dncr.registry_sets import (
-    BadLine,
-    ParsedNumbers,
-    UnreadableFileError,
-    change_list_action,
-    file_payloads,
-    parse_e164_csv,
-    parse_ftc_lines,
-)
+from cm_pipelines.domain.dncr.zip_payloads import file_payloads
 from cm_pipelines.platform import landing
 
 PART_FORMAT = "cm-registry-part/1"
@@ -119,6 +117,18 @@ def parse_source_file(registry: Registry, item: SourceFile, data: bytes) -> Regi
         part.segments.append(PartSegment(ADDITIONS, added))
         part.segments.append(PartSegment(DELETIONS, deleted, absorb=False))
     return part
+
+
+def write_part(source: RegistrySource, item: SourceFile) -> tuple[str, bool]:
+    """Parse one landed file into its part in the object store; an existing part (same bytes,
+    path and parser settings) is reused. Returns the part's path and whether it was reused."""
+    data = source.read(item)
+    location = part_path(source.registry, item, sha256_hex(data))
+    reused = source.object_store.exists(location)
+    if not reused:
+        part = parse_source_file(source.registry, item, data)
+        source.object_store.write_bytes(location, part_to_parquet(part))
+    return location, reused
 
 
 def _segment_meta(segment: PartSegment) -> dict[str, Any]:
