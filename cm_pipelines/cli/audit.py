@@ -6,27 +6,17 @@ import json
 import sys
 
 import click
+import sqlalchemy as sa
 
+from cm_pipelines.cli.command_context import open_object_store, open_warehouse
 from cm_pipelines.domain.tenants import ConfigError, validate_tenant_id
-
-
-def _resources():
-    from cm_pipelines.resources import ObjectStoreResource, WarehouseResource
-    from cm_pipelines.resources.warehouse import SchemaNotCurrentError
-
-    warehouse = WarehouseResource()
-    try:
-        warehouse.assert_schema_current()
-    except SchemaNotCurrentError as exc:
-        raise click.ClickException(str(exc)) from None
-    return warehouse, ObjectStoreResource()
+from cm_pipelines.tables.audit import audit_log
+from cm_pipelines.trust.chain import AnchorUnreadable, load_anchors, verify_warehouse_chain
 
 
 def verify_audit_log(*, use_anchors: bool = True) -> dict[str, object]:
     """Verify the warehouse's chain against the anchors in the object store; JSON-ready result."""
-    from cm_pipelines.trust.chain import AnchorUnreadable, load_anchors, verify_warehouse_chain
-
-    warehouse, object_store = _resources()
+    warehouse, object_store = open_warehouse(), open_object_store()
     try:
         anchors = load_anchors(object_store) if use_anchors else []
     except AnchorUnreadable as exc:
@@ -70,16 +60,12 @@ def verify_command(as_json: bool, no_anchors: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def tail_command(limit: int, tenant_id: str | None, as_json: bool) -> None:
     """The newest entries: seq, time, actor, action, tenant, run and references (ids only)."""
-    import sqlalchemy as sa
-
-    from cm_pipelines.tables.audit import audit_log
-
     if tenant_id is not None:
         try:
             validate_tenant_id(tenant_id, "--tenant")
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--tenant") from None
-    warehouse, _ = _resources()
+    warehouse = open_warehouse()
     query = sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
     if tenant_id is not None:
         query = query.where(audit_log.c.tenant_id == tenant_id)

@@ -2,7 +2,8 @@
 
 Both run the same domain code as ``dncr_wash_job`` against the same evidence: the active
 registry versions, the tenant's suppression list and consents. Numbers are shown masked; the
-wash output file is the operator's own list and keeps them.
+wash output file is the operator's own list and keeps them. The washing services (Parquet
+evidence) are imported inside the commands (see ``cm_pipelines.cli``: start-up cost).
 """
 
 from __future__ import annotations
@@ -16,17 +17,21 @@ from typing import Any
 import click
 import pandas as pd
 
+from cm_pipelines.cli.command_context import (
+    open_object_store,
+    open_warehouse,
+    platform_config,
+    tenant_named,
+)
+from cm_pipelines.dncr.audit_actor import ACTOR
+from cm_pipelines.domain.dncr.content_hashing import sha256_hex
+from cm_pipelines.domain.dncr.evidence import evidence_document
+from cm_pipelines.domain.dncr.number_preparation import prepare_numbers
+from cm_pipelines.domain.dncr.washing import wash
+from cm_pipelines.domain.phone_numbers import mask_number
 from cm_pipelines.domain.tenants import ConfigError, Tenant
-
-
-def _resources() -> tuple[Any, Any, Any]:
-    from cm_pipelines.resources import (
-        ObjectStoreResource,
-        PlatformConfigResource,
-        WarehouseResource,
-    )
-
-    return WarehouseResource(), ObjectStoreResource(), PlatformConfigResource()
+from cm_pipelines.platform import settings
+from cm_pipelines.platform.audit_log import append_audit
 
 
 def _instant(value: str | None) -> datetime:
@@ -39,18 +44,6 @@ def _instant(value: str | None) -> datetime:
             "must be an ISO date-time such as 2026-11-28T09:00:00+00:00", param_hint="--at"
         ) from exc
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _tenant(platform_config: Any, tenant_id: str) -> Tenant:
-    try:
-        tenants = platform_config.tenants_by_id()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration refused: {exc}") from exc
-    if tenant_id not in tenants:
-        raise click.ClickException(
-            f"unknown tenant {tenant_id!r}; configured tenants: {', '.join(sorted(tenants))}"
-        )
-    return tenants[tenant_id]
 
 
 def run_wash(
@@ -68,21 +61,13 @@ def run_wash(
         suppressed_hashes,
         tenant_consents,
     )
-    from cm_pipelines.domain.dncr.number_preparation import prepare_numbers
-    from cm_pipelines.domain.dncr.washing import wash
-    from cm_pipelines.platform import settings
-    from cm_pipelines.resources.warehouse import SchemaNotCurrentError
 
-    warehouse, object_store, platform_config = _resources()
-    tenant = _tenant(platform_config, tenant_id)
+    tenant = tenant_named(tenant_id)
     try:
-        registries = {registry.id: registry for registry in platform_config.registries()}
+        registries = {registry.id: registry for registry in platform_config().registries()}
     except ConfigError as exc:
         raise click.ClickException(f"configuration refused: {exc}") from exc
-    try:
-        warehouse.assert_schema_current()
-    except SchemaNotCurrentError as exc:
-        raise click.ClickException(str(exc)) from exc
+    warehouse, object_store = open_warehouse(), open_object_store()
     numbers = prepare_numbers(raw_numbers, tenant.country, settings.identifier_hash_key())
     try:
         with warehouse.connect() as connection:
@@ -130,8 +115,6 @@ def dncr_group() -> None:
 @click.argument("numbers", nargs=-1, required=True)
 def check_command(tenant_id: str, at: str | None, numbers: tuple[str, ...]) -> None:
     """One JSON line per NUMBER: decision, reason, evidence, valid_until (number masked)."""
-    from cm_pipelines.domain.dncr.evidence import evidence_document
-    from cm_pipelines.domain.phone_numbers import mask_number
 
     _, results, restricted = run_wash(tenant_id, list(numbers), _instant(at))
     for index, row in enumerate(results.to_dict(orient="records")):
@@ -173,20 +156,32 @@ def check_command(tenant_id: str, at: str | None, numbers: tuple[str, ...]) -> N
 @click.option("--at", "at", default=None, help="ISO instant to decide at (default: now).")
 def wash_command(tenant_id: str, list_file: Path, out_file: Path, at: str | None) -> None:
     """Wash a list file; writes every decision to --out (DSAR-restricted numbers left out)."""
-    from cm_pipelines.dncr.audit_actor import ACTOR
     from cm_pipelines.dncr.campaign_lists import CampaignFileError, read_campaign_csv
-    from cm_pipelines.domain.dncr.content_hashing import sha256_hex
-    from cm_pipelines.platform.audit_log import append_audit
 
+    data = list_file.read_bytes()
     try:
-        frame = read_campaign_csv(list_file.read_bytes(), list_file.name)
+        frame = read_campaign_csv(data, list_file.name)
     except CampaignFileError as exc:
         raise click.ClickException(str(exc)) from exc
     tenant, results, restricted = run_wash(tenant_id, frame["phone"].tolist(), _instant(at))
     results["contact_ref"] = frame["contact_ref"].to_numpy(dtype=object)
     withheld = results["e164_hash"].isin(restricted).to_numpy()
     output = results.loc[~withheld]
-    table = pd.DataFrame(
+    body = _decision_table(output).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    out_file.write_bytes(body)
+    summary = {
+        "numbers": len(results),
+        "written": len(output),
+        "restricted_withheld": int(withheld.sum()),
+        "reasons": dict(sorted(Counter(output["reason"]).items())),
+    }
+    _audit_list_wash(tenant.id, input_data=data, output_data=body, summary=summary)
+    click.echo(json.dumps({"tenant": tenant.id, **summary}, sort_keys=True), err=True)
+
+
+def _decision_table(output: pd.DataFrame) -> pd.DataFrame:
+    """The wash output file: the operator's own numbers with each decision and its evidence."""
+    return pd.DataFrame(
         {
             "phone": output["raw"],
             "e164": output["e164"],
@@ -203,40 +198,24 @@ def wash_command(tenant_id: str, list_file: Path, out_file: Path, at: str | None
             ],
         }
     )
-    body = table.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    out_file.write_bytes(body)
-    reasons = Counter(output["reason"])
-    warehouse, _, _ = _resources()
-    with warehouse.begin() as connection:
+
+
+def _audit_list_wash(
+    tenant_id: str, *, input_data: bytes, output_data: bytes, summary: dict[str, Any]
+) -> None:
+    """The wash leaves an audit entry: hashes of both files and counts, never a number."""
+    with open_warehouse().begin() as connection:
         append_audit(
             connection,
             actor=f"{ACTOR}:cli",
             action="dncr.list_washed",
-            tenant_id=tenant.id,
+            tenant_id=tenant_id,
             object_refs={
-                "output_sha256": sha256_hex(body),
-                "input_sha256": sha256_hex(list_file.read_bytes()),
+                "output_sha256": sha256_hex(output_data),
+                "input_sha256": sha256_hex(input_data),
             },
-            details={
-                "numbers": len(results),
-                "written": len(output),
-                "restricted_withheld": int(withheld.sum()),
-                "reasons": dict(sorted(reasons.items())),
-            },
+            details=summary,
         )
-    click.echo(
-        json.dumps(
-            {
-                "tenant": tenant.id,
-                "numbers": len(results),
-                "written": len(output),
-                "restricted_withheld": int(withheld.sum()),
-                "reasons": dict(sorted(reasons.items())),
-            },
-            sort_keys=True,
-        ),
-        err=True,
-    )
 
 
 def register(group: click.Group) -> None:

@@ -18,7 +18,10 @@ import click
 import dagster as dg
 
 from cm_pipelines.domain.redaction import redact_text
+from cm_pipelines.domain.tenants import ConfigError
+from cm_pipelines.platform.audit_log import AuditEntryRefused
 from cm_pipelines.platform.log_redaction import install_log_redaction
+from cm_pipelines.resources.object_store import UnsafeObjectPathError
 
 DEBUG_VARIABLE = "CM_DEBUG"
 MAX_TOKEN = 80
@@ -35,13 +38,8 @@ def safe_message(text: str) -> str:
     )
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
-    """Refusals raised below the command layer whose messages are written for the operator."""
-    from cm_pipelines.domain.tenants import ConfigError
-    from cm_pipelines.platform.audit_log import AuditEntryRefused
-    from cm_pipelines.resources.object_store import UnsafeObjectPathError
-
-    return (AuditEntryRefused, ConfigError, UnsafeObjectPathError)
+USER_ERRORS: tuple[type[Exception], ...] = (AuditEntryRefused, ConfigError, UnsafeObjectPathError)
+"""Refusals raised below the command layer whose messages are written for the operator."""
 
 
 class RedactingGroup(click.Group):
@@ -56,7 +54,7 @@ class RedactingGroup(click.Group):
             raise
         except (click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt, SystemExit):
             raise
-        except _user_errors() as exc:
+        except USER_ERRORS as exc:
             raise click.ClickException(safe_message(f"refused: {exc}")) from None
         except Exception as exc:
             debug = bool(dg.EnvVar(DEBUG_VARIABLE).get_value(default=""))

@@ -12,17 +12,12 @@ import click
 
 from cm_pipelines.domain.tenants import ConfigError
 from cm_pipelines.platform import settings
+from cm_pipelines.platform.instance import get_instance, prepare_dagster_home, run_job
+from cm_pipelines.resources import ObjectStoreResource, PlatformConfigResource, WarehouseResource
 
 
 def initialise() -> dict[str, object]:
     """Migrate the warehouse, prepare the Dagster home and the object store, load tenants."""
-    from cm_pipelines.platform.instance import get_instance, run_job
-    from cm_pipelines.resources import (
-        ObjectStoreResource,
-        PlatformConfigResource,
-        WarehouseResource,
-    )
-
     tenants = (
         PlatformConfigResource().tenants()
     )  # refuse a bad tenants file before touching anything
@@ -56,7 +51,7 @@ def init_command() -> None:
 def generate(
     seed: int, calls: int, tenant_count: int | None, audio: bool, days: int, start_day: date | None
 ):
-    from cm_pipelines.resources import ObjectStoreResource, PlatformConfigResource
+    # the world generator (about 0.2 s of imports) is loaded only by the commands that generate
     from cm_pipelines.synthetic.world import generate_world
 
     tenants = PlatformConfigResource().tenants()
@@ -112,8 +107,6 @@ def generate_command(seed, calls, tenant_count, no_audio, days, start_day) -> No
 @click.option("--read-only", is_flag=True, help="Serve the UI without launch or write actions.")
 def ui_command(host: str, port: int, read_only: bool) -> None:
     """Start the Dagster webserver and daemon with the project's workspace and instance."""
-    from cm_pipelines.platform.instance import prepare_dagster_home
-
     home = prepare_dagster_home()
     workspace = settings.project_root() / "workspace.yaml"
     if host not in ("127.0.0.1", "localhost", "::1"):

@@ -22,6 +22,7 @@ from cm_pipelines.domain.retention.circuit_breaker import BreakerLimits
 from cm_pipelines.platform import settings
 from cm_pipelines.platform.instance import run_job
 from cm_pipelines.platform.run_tags import exclusive_tenant_tags
+from cm_pipelines.retention.policy_versions import load_policy_versions
 
 
 @click.group("retention")
@@ -179,8 +180,6 @@ def _run_summary(result: Any) -> list[str]:
 @click.option("--tenant", "tenant_id", default=None)
 def retention_policies(tenant_id: str | None) -> None:
     """Every recorded policy version (tenant, record type, days, effective from, source)."""
-    from cm_pipelines.retention.policy_versions import load_policy_versions
-
     if tenant_id is not None:
         tenant_named(
             tenant_id

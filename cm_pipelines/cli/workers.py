@@ -14,6 +14,17 @@ from typing import Any
 
 import click
 
+from cm_pipelines.platform.executors import (
+    ExecutorConfigError,
+    celery_executor_config,
+    executor_mode,
+)
+from cm_pipelines.platform.executors import celery_worker_command as build_command
+from cm_pipelines.platform.instance import get_instance, prepare_dagster_home
+from cm_pipelines.platform.launch import LaunchError, backfill, launch, partition_keys_between
+from cm_pipelines.platform.run_tags import exclusive_tenant_tags
+from cm_pipelines.resources.io_storage import IOStorageConfigError, io_storage_mode
+
 RUN_CONFIG_HELP = 'Run config as JSON, e.g. \'{"ops": {"retention_purge_plan": {...}}}\'.'
 
 
@@ -42,8 +53,6 @@ def _parse_run_config(value: str | None) -> dict[str, Any]:
 
 
 def _check_executor() -> str:
-    from cm_pipelines.platform.executors import ExecutorConfigError, executor_mode
-    from cm_pipelines.resources.io_storage import IOStorageConfigError, io_storage_mode
 
     try:
         storage = io_storage_mode()
@@ -79,10 +88,6 @@ def _warn_if_outputs_stay_local(executor: str, io_storage: str) -> None:
 @click.option("--loglevel", default="INFO", show_default=True)
 def worker_command(name: str, concurrency: int, pool: str, loglevel: str) -> None:
     """Start a Celery worker that executes the steps of runs using CM_EXECUTOR=celery."""
-    from cm_pipelines.platform.executors import ExecutorConfigError, celery_executor_config
-    from cm_pipelines.platform.executors import celery_worker_command as build_command
-    from cm_pipelines.platform.instance import prepare_dagster_home
-    from cm_pipelines.resources.io_storage import IOStorageConfigError, io_storage_mode
 
     try:
         celery_executor_config()
@@ -120,8 +125,6 @@ def backfill_command(
 ) -> None:
     """Runs from --from to --to through the deployment's executor, split as the job's backfill
     policy says: a run per call day for ingestion, one run for the range for call volumes."""
-    from cm_pipelines.platform.instance import get_instance
-    from cm_pipelines.platform.launch import LaunchError, backfill, partition_keys_between
 
     executor = _check_executor()
     try:
@@ -158,9 +161,6 @@ def launch_command(
     run_config: str | None,
 ) -> None:
     """Run one job now through the deployment's executor and wait for it."""
-    from cm_pipelines.platform.instance import get_instance
-    from cm_pipelines.platform.launch import LaunchError, launch
-    from cm_pipelines.platform.run_tags import exclusive_tenant_tags
 
     executor = _check_executor()
     run_tags = _parse_tags(tags)
