@@ -10,9 +10,9 @@ from cm_pipelines.domain.trust.audit_chain import ChainVerdict
 from cm_pipelines.domain.trust.compliance_overview import (
     AuditStatus,
     TenantOverview,
-    render_chart_png,
     render_markdown,
 )
+from cm_pipelines.domain.trust.overview_chart import render_chart_png
 from cm_pipelines.platform import landing
 from cm_pipelines.resources.object_store import ObjectStoreResource
 
