@@ -44,7 +44,7 @@ def _load_calls(store_root: str, database: str) -> dict[str, Any]:
     """Every generated call into the warehouse by the production parser and bulk loader."""
     import pandas as pd
 
-    from cm_pipelines.domain.ingestion.cdr import read_cdr_csv
+    from cm_pipelines.domain.ingestion.cdr.reader import read_cdr_csv
     from cm_pipelines.resources import PlatformConfigResource, WarehouseResource
     from cm_pipelines.resources.bulk_load import bulk_insert
     from cm_pipelines.tables import calls as tables

@@ -39,7 +39,7 @@ def _generate(root: Path, calls: int) -> list[str]:
 def _fast(files: list[str], database: str) -> dict[str, Any]:
     import pandas as pd
 
-    from cm_pipelines.domain.ingestion.cdr import read_cdr_csv
+    from cm_pipelines.domain.ingestion.cdr.reader import read_cdr_csv
     from cm_pipelines.resources import PlatformConfigResource, WarehouseResource
     from cm_pipelines.resources.bulk_load import bulk_insert
     from cm_pipelines.tables import calls as tables
@@ -65,7 +65,7 @@ def _naive(files: list[str], database: str, limit: int) -> dict[str, Any]:
 
     import sqlalchemy as sa
 
-    from cm_pipelines.domain.ingestion.cdr import read_cdr_csv_naive
+    from cm_pipelines.domain.ingestion.cdr.naive_reader import read_cdr_csv_naive
     from cm_pipelines.resources import PlatformConfigResource, WarehouseResource
     from cm_pipelines.tables import calls as tables
 

@@ -83,84 +83,123 @@ def validate_tenant_id(value: Any, path: str = "tenant") -> str:
 
 def parse_tenants(document: Any, source: str = "tenants") -> list[Tenant]:
     """Validate a parsed tenants YAML document; every problem is reported, not only the first."""
-    problems: list[str] = []
     if not isinstance(document, Mapping) or set(document) != {"tenants"}:
         raise ConfigError([f"{source}: expected a mapping with the single key 'tenants'"])
     entries = document["tenants"]
     if not isinstance(entries, list) or not entries:
         raise ConfigError([f"{source}.tenants: expected a non-empty list"])
+    problems: list[str] = []
     tenants: list[Tenant] = []
     seen: set[str] = set()
     for index, entry in enumerate(entries):
-        path = f"{source}.tenants[{index}]"
-        if not isinstance(entry, Mapping):
-            problems.append(f"{path}: expected a mapping")
-            continue
-        for key in sorted(set(entry) - _TENANT_KEYS):
-            problems.append(f"{path}.{key}: unknown key")
-        for key in ("id", "name", "country", "timezone"):
-            if key not in entry:
-                problems.append(f"{path}.{key}: required")
-        try:
-            tenant_id = validate_tenant_id(entry.get("id"), f"{path}.id")
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-            tenant_id = ""
-        if tenant_id in seen:
-            problems.append(f"{path}.id: duplicate tenant id {tenant_id!r}")
-        seen.add(tenant_id)
-        name = entry.get("name")
-        if "name" in entry and (not isinstance(name, str) or not name.strip() or len(name) > 200):
-            problems.append(f"{path}.name: must be a non-empty string of at most 200 characters")
-        country = entry.get("country")
-        if "country" in entry and (
-            not isinstance(country, str) or country not in phonenumbers.SUPPORTED_REGIONS
-        ):
-            problems.append(f"{path}.country: {country!r} is not an ISO 3166 alpha-2 region code")
-        timezone = entry.get("timezone")
-        if "timezone" in entry:
-            try:
-                if not isinstance(timezone, str):
-                    raise ZoneInfoNotFoundError
-                ZoneInfo(timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                problems.append(f"{path}.timezone: {timezone!r} is not an IANA time zone")
-        jurisdictions = entry.get("jurisdictions", [])
-        if not isinstance(jurisdictions, list):
-            problems.append(f"{path}.jurisdictions: expected a list")
-            jurisdictions = []
-        for j_index, jurisdiction in enumerate(jurisdictions):
-            if jurisdiction not in JURISDICTIONS:
-                problems.append(
-                    f"{path}.jurisdictions[{j_index}]: {jurisdiction!r} is not one of {', '.join(JURISDICTIONS)}"
-                )
-        registries = entry.get("registries", [])
-        if not isinstance(registries, list) or not all(isinstance(r, str) for r in registries):
-            problems.append(f"{path}.registries: expected a list of registry ids")
-            registries = []
-        retention = entry.get("retention_days", {})
-        if not isinstance(retention, Mapping):
-            problems.append(f"{path}.retention_days: expected a mapping of record type to days")
-            retention = {}
-        for record_type, days in retention.items():
-            if record_type not in RECORD_TYPES:
-                problems.append(f"{path}.retention_days.{record_type}: unknown record type")
-            elif isinstance(days, bool) or not isinstance(days, int) or days < 0:
-                problems.append(
-                    f"{path}.retention_days.{record_type}: must be a whole number of days >= 0, got {days!r}"
-                )
-        if not problems:
-            tenants.append(
-                Tenant(
-                    id=tenant_id,
-                    name=str(name),
-                    country=str(country),
-                    timezone=str(timezone),
-                    jurisdictions=tuple(jurisdictions),
-                    registries=tuple(registries),
-                    retention_days=dict(retention),
-                )
-            )
+        tenant, found = _parse_entry(entry, f"{source}.tenants[{index}]", seen)
+        problems.extend(found)
+        if tenant is not None:
+            tenants.append(tenant)
     if problems:
         raise ConfigError(problems)
     return tenants
+
+
+def _parse_entry(entry: Any, path: str, seen: set[str]) -> tuple[Tenant | None, list[str]]:
+    """One tenant entry: the tenant, or None and every problem found in it. ``seen`` collects
+    the ids met so far, so a repeated id is reported where it repeats."""
+    if not isinstance(entry, Mapping):
+        return None, [f"{path}: expected a mapping"]
+    found: list[str] = []
+    for key in sorted(set(entry) - _TENANT_KEYS):
+        found.append(f"{path}.{key}: unknown key")
+    for key in ("id", "name", "country", "timezone"):
+        if key not in entry:
+            found.append(f"{path}.{key}: required")
+    tenant_id = _entry_id(entry, path, seen, found)
+    found.extend(_identity_problems(entry, path))
+    jurisdictions = _jurisdictions(entry, path, found)
+    registries = _registries(entry, path, found)
+    retention = _retention_days(entry, path, found)
+    if found:
+        return None, found
+    tenant = Tenant(
+        id=tenant_id,
+        name=str(entry.get("name")),
+        country=str(entry.get("country")),
+        timezone=str(entry.get("timezone")),
+        jurisdictions=tuple(jurisdictions),
+        registries=tuple(registries),
+        retention_days=dict(retention),
+    )
+    return tenant, []
+
+
+def _entry_id(entry: Mapping[str, Any], path: str, seen: set[str], problems: list[str]) -> str:
+    """The entry's id ("" when invalid); an id an earlier entry has is reported as a duplicate."""
+    try:
+        tenant_id = validate_tenant_id(entry.get("id"), f"{path}.id")
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        tenant_id = ""
+    if tenant_id in seen:
+        problems.append(f"{path}.id: duplicate tenant id {tenant_id!r}")
+    seen.add(tenant_id)
+    return tenant_id
+
+
+def _identity_problems(entry: Mapping[str, Any], path: str) -> list[str]:
+    """What is wrong with the name, country and time zone given (missing ones are reported as
+    required, not here)."""
+    problems: list[str] = []
+    name = entry.get("name")
+    if "name" in entry and (not isinstance(name, str) or not name.strip() or len(name) > 200):
+        problems.append(f"{path}.name: must be a non-empty string of at most 200 characters")
+    country = entry.get("country")
+    if "country" in entry and (
+        not isinstance(country, str) or country not in phonenumbers.SUPPORTED_REGIONS
+    ):
+        problems.append(f"{path}.country: {country!r} is not an ISO 3166 alpha-2 region code")
+    timezone = entry.get("timezone")
+    if "timezone" in entry:
+        try:
+            if not isinstance(timezone, str):
+                raise ZoneInfoNotFoundError
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"{path}.timezone: {timezone!r} is not an IANA time zone")
+    return problems
+
+
+def _jurisdictions(entry: Mapping[str, Any], path: str, problems: list[str]) -> list[Any]:
+    """The privacy regimes the tenant is under (none when not a list); unknown ones reported."""
+    jurisdictions = entry.get("jurisdictions", [])
+    if not isinstance(jurisdictions, list):
+        problems.append(f"{path}.jurisdictions: expected a list")
+        return []
+    for j_index, jurisdiction in enumerate(jurisdictions):
+        if jurisdiction not in JURISDICTIONS:
+            problems.append(
+                f"{path}.jurisdictions[{j_index}]: {jurisdiction!r} is not one of {', '.join(JURISDICTIONS)}"
+            )
+    return jurisdictions
+
+
+def _registries(entry: Mapping[str, Any], path: str, problems: list[str]) -> list[Any]:
+    """The do-not-call registry ids the tenant washes against (none when not a list of ids)."""
+    registries = entry.get("registries", [])
+    if not isinstance(registries, list) or not all(isinstance(r, str) for r in registries):
+        problems.append(f"{path}.registries: expected a list of registry ids")
+        return []
+    return registries
+
+
+def _retention_days(entry: Mapping[str, Any], path: str, problems: list[str]) -> Mapping[str, Any]:
+    retention = entry.get("retention_days", {})
+    if not isinstance(retention, Mapping):
+        problems.append(f"{path}.retention_days: expected a mapping of record type to days")
+        return {}
+    for record_type, days in retention.items():
+        if record_type not in RECORD_TYPES:
+            problems.append(f"{path}.retention_days.{record_type}: unknown record type")
+        elif isinstance(days, bool) or not isinstance(days, int) or days < 0:
+            problems.append(
+                f"{path}.retention_days.{record_type}: must be a whole number of days >= 0, got {days!r}"
+            )
+    return retention

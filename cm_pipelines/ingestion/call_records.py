@@ -14,7 +14,7 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
-from cm_pipelines.domain.ingestion.cdr import read_cdr_csv
+from cm_pipelines.domain.ingestion.cdr.reader import read_cdr_csv
 from cm_pipelines.ingestion.partition_writes import (
     RELANDED_DETAIL,
     RELANDED_REASON,

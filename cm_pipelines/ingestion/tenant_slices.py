@@ -16,7 +16,7 @@ ends as after one clean run, whatever the slicing was.
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,12 @@ class TenantSliceWork:
     run_id: str
 
 
+IngestSlice = Callable[[TenantSliceWork, WarehouseResource, ObjectStoreResource], SliceOutcome]
+"""Replaces one slice's tenants' rows and quarantine of the day; reports counts only."""
+Summarise = Callable[[SliceOutcome], dict[str, Any]]
+"""Turns the day's total outcome into the asset's materialization metadata."""
+
+
 def landed_bytes_by_tenant(
     object_store: ObjectStoreResource,
     tenants: Mapping[str, Tenant],
@@ -103,26 +109,118 @@ def _json(counter: Mapping[str, int]) -> dg.MetadataValue:
     return dg.MetadataValue.json(dict(sorted(counter.items())))
 
 
-def tenant_sliced_day_asset(
+def plan_day_slices(
+    context: dg.OpExecutionContext,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    platform_config: PlatformConfigResource,
     *,
-    name: str,
-    upstream: str,
     landing_kind: str,
     only_landed_tenants: bool,
-    ingest_slice: Callable[[TenantSliceWork, WarehouseResource, ObjectStoreResource], SliceOutcome],
-    summarise: Callable[[SliceOutcome], dict[str, Any]],
-    description: str,
-    kinds: set[str],
-    pii: str,
-) -> dg.AssetsDefinition:
-    """A call-day asset whose ingestion runs as one step per tenant slice.
+) -> Iterator[dg.DynamicOutput]:
+    """The *plan* step: measure the day per tenant and emit one slice of tenants per ingest
+    step, each as a dynamic output (the tenants' ids and the bytes they landed)."""
+    warehouse.assert_schema_current()
+    tenants = platform_config.tenants_by_id()
+    sizes = landed_bytes_by_tenant(
+        object_store,
+        tenants,
+        context.partition_key,
+        landing_kind,
+        only_landed=only_landed_tenants,
+    )
+    slices = plan_tenant_slices(sizes, settings.ingest_slice_bytes())
+    for index, planned in enumerate(slices):
+        yield dg.DynamicOutput(
+            {"tenant_ids": list(planned.tenant_ids), "landed_bytes": planned.landed_bytes},
+            mapping_key=f"slice_{index:05d}",
+        )
+    context.log.info(
+        f"{context.partition_key}: {len(sizes)} tenant(s), {sum(sizes.values())} landed "
+        f"byte(s), {len(slices)} slice(s)"
+    )
 
-    ``ingest_slice`` replaces its tenants' rows and quarantine; its outcome's
-    ``counts["quarantined"]`` and ``breakdowns["quarantine_reasons"]`` are merged with the
-    unknown-tenant files the finishing step finds, then ``summarise`` turns the day's total into
-    the asset's metadata.
-    """
-    op_tags = {"cm/pii": pii, "cm/asset": name}
+
+def ingest_planned_slice(
+    context: dg.OpExecutionContext,
+    work: dict,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    platform_config: PlatformConfigResource,
+    *,
+    ingest_slice: IngestSlice,
+) -> SliceOutcome:
+    """The *ingest* step: run ``ingest_slice`` on one planned slice's tenants, timed, and report
+    its counts as the step's output metadata."""
+    configured = platform_config.tenants_by_id()
+    tenants = {
+        tenant_id: configured[tenant_id]
+        for tenant_id in work["tenant_ids"]
+        if tenant_id in configured  # a tenant removed since planning is left alone
+    }
+    started = time.perf_counter()
+    outcome = ingest_slice(
+        TenantSliceWork(context.partition_key, tenants, context.run.run_id),
+        warehouse,
+        object_store,
+    )
+    outcome.seconds = time.perf_counter() - started
+    outcome.tenant_ids = tuple(sorted(tenants))
+    context.add_output_metadata(
+        {"tenants": len(tenants), "landed_bytes": int(work["landed_bytes"])}
+        | {key: int(value) for key, value in sorted(outcome.counts.items())}
+    )
+    return outcome
+
+
+def finish_day(
+    context: dg.OpExecutionContext,
+    slices: list,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    platform_config: PlatformConfigResource,
+    *,
+    name: str,
+    landing_kind: str,
+    summarise: Summarise,
+) -> dg.Output:
+    """The *finish* step: add up the slices, quarantine files under unknown tenant folders,
+    drop quarantine of tenants no slice covered, and return the day's totals as the asset's
+    materialization metadata."""
+    day_key = context.partition_key
+    tenants = platform_config.tenants_by_id()
+    total = SliceOutcome()
+    for reported in slices:
+        total.absorb(reported)
+    unknown = unknown_tenant_folders(object_store, landing_kind, set(tenants), day_key)
+    with warehouse.begin() as connection:
+        reasons = replace_quarantine(
+            connection,
+            name,
+            day_key,
+            unknown,
+            context.run.run_id,
+            other_than_tenants=total.tenant_ids,
+        )
+    total.counts["quarantined"] += sum(reasons.values())
+    total.breakdown("quarantine_reasons").update(reasons)
+    quarantined = total.counts["quarantined"]
+    if quarantined:
+        context.log.warning(
+            f"{quarantined} {name} item(s) quarantined for {day_key}: "
+            f"{dict(sorted(total.breakdown('quarantine_reasons').items()))}"
+        )
+    metadata = summarise(total) | {
+        "tenant_slices": len(slices),
+        "quarantine_reasons": _json(total.breakdown("quarantine_reasons")),
+    }
+    return dg.Output(None, metadata=metadata)
+
+
+def _plan_op(
+    name: str, op_tags: dict[str, str], landing_kind: str, only_landed_tenants: bool
+) -> dg.OpDefinition:
+    """The asset's *plan* op: waits for the upstream asset, fans out one output per slice."""
 
     @dg.op(
         name=f"{name}_plan_tenant_slices",
@@ -137,25 +235,20 @@ def tenant_sliced_day_asset(
         platform_config: PlatformConfigResource,
     ):
         """Measure the day per tenant and emit one slice of tenants per ingest step."""
-        warehouse.assert_schema_current()
-        tenants = platform_config.tenants_by_id()
-        sizes = landed_bytes_by_tenant(
+        yield from plan_day_slices(
+            context,
+            warehouse,
             object_store,
-            tenants,
-            context.partition_key,
-            landing_kind,
-            only_landed=only_landed_tenants,
+            platform_config,
+            landing_kind=landing_kind,
+            only_landed_tenants=only_landed_tenants,
         )
-        slices = plan_tenant_slices(sizes, settings.ingest_slice_bytes())
-        for index, planned in enumerate(slices):
-            yield dg.DynamicOutput(
-                {"tenant_ids": list(planned.tenant_ids), "landed_bytes": planned.landed_bytes},
-                mapping_key=f"slice_{index:05d}",
-            )
-        context.log.info(
-            f"{context.partition_key}: {len(sizes)} tenant(s), {sum(sizes.values())} landed "
-            f"byte(s), {len(slices)} slice(s)"
-        )
+
+    return plan_slices
+
+
+def _ingest_op(name: str, op_tags: dict[str, str], ingest_slice: IngestSlice) -> dg.OpDefinition:
+    """The asset's *ingest* op, mapped over the planned slices (one step each, any worker)."""
 
     @dg.op(name=f"{name}_ingest_tenant_slice", tags=op_tags)
     def ingest(
@@ -166,25 +259,17 @@ def tenant_sliced_day_asset(
         platform_config: PlatformConfigResource,
     ) -> SliceOutcome:
         """Replace the slice's tenants' rows and quarantine for the day."""
-        configured = platform_config.tenants_by_id()
-        tenants = {
-            tenant_id: configured[tenant_id]
-            for tenant_id in work["tenant_ids"]
-            if tenant_id in configured  # a tenant removed since planning is left alone
-        }
-        started = time.perf_counter()
-        outcome = ingest_slice(
-            TenantSliceWork(context.partition_key, tenants, context.run.run_id),
-            warehouse,
-            object_store,
+        return ingest_planned_slice(
+            context, work, warehouse, object_store, platform_config, ingest_slice=ingest_slice
         )
-        outcome.seconds = time.perf_counter() - started
-        outcome.tenant_ids = tuple(sorted(tenants))
-        context.add_output_metadata(
-            {"tenants": len(tenants), "landed_bytes": int(work["landed_bytes"])}
-            | {key: int(value) for key, value in sorted(outcome.counts.items())}
-        )
-        return outcome
+
+    return ingest
+
+
+def _finish_op(
+    name: str, op_tags: dict[str, str], landing_kind: str, summarise: Summarise
+) -> dg.OpDefinition:
+    """The asset's *finish* op: collects every slice's outcome and yields the asset's output."""
 
     @dg.op(name=f"{name}_finish_day", tags=op_tags)
     def finish(
@@ -195,34 +280,44 @@ def tenant_sliced_day_asset(
         platform_config: PlatformConfigResource,
     ):
         """Quarantine unknown tenant folders and report the day's totals."""
-        day_key = context.partition_key
-        tenants = platform_config.tenants_by_id()
-        total = SliceOutcome()
-        for reported in slices:
-            total.absorb(reported)
-        unknown = unknown_tenant_folders(object_store, landing_kind, set(tenants), day_key)
-        with warehouse.begin() as connection:
-            reasons = replace_quarantine(
-                connection,
-                name,
-                day_key,
-                unknown,
-                context.run.run_id,
-                other_than_tenants=total.tenant_ids,
-            )
-        total.counts["quarantined"] += sum(reasons.values())
-        total.breakdown("quarantine_reasons").update(reasons)
-        quarantined = total.counts["quarantined"]
-        if quarantined:
-            context.log.warning(
-                f"{quarantined} {name} item(s) quarantined for {day_key}: "
-                f"{dict(sorted(total.breakdown('quarantine_reasons').items()))}"
-            )
-        metadata = summarise(total) | {
-            "tenant_slices": len(slices),
-            "quarantine_reasons": _json(total.breakdown("quarantine_reasons")),
-        }
-        return dg.Output(None, metadata=metadata)
+        return finish_day(
+            context,
+            slices,
+            warehouse,
+            object_store,
+            platform_config,
+            name=name,
+            landing_kind=landing_kind,
+            summarise=summarise,
+        )
+
+    return finish
+
+
+def tenant_sliced_day_asset(
+    *,
+    name: str,
+    upstream: str,
+    landing_kind: str,
+    only_landed_tenants: bool,
+    ingest_slice: IngestSlice,
+    summarise: Summarise,
+    description: str,
+    kinds: set[str],
+    pii: str,
+) -> dg.AssetsDefinition:
+    """A call-day asset whose ingestion runs as one step per tenant slice.
+
+    ``ingest_slice`` replaces its tenants' rows and quarantine; its outcome's
+    ``counts["quarantined"]`` and ``breakdowns["quarantine_reasons"]`` are merged with the
+    unknown-tenant files the finishing step finds, then ``summarise`` turns the day's total into
+    the asset's metadata. The steps' work is in ``plan_day_slices``, ``ingest_planned_slice``
+    and ``finish_day``; their ops are named after the asset and tagged with its PII level.
+    """
+    op_tags = {"cm/pii": pii, "cm/asset": name}
+    plan_slices = _plan_op(name, op_tags, landing_kind, only_landed_tenants)
+    ingest = _ingest_op(name, op_tags, ingest_slice)
+    finish = _finish_op(name, op_tags, landing_kind, summarise)
 
     @dg.graph_asset(
         name=name,

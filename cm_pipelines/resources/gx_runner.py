@@ -38,6 +38,7 @@ def _context() -> Any:
     with _LOCK:
         if _CONTEXT is None:
             os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+            # Imported here: GX costs 5-7 s to import (module docstring).
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -50,7 +51,7 @@ def _context() -> Any:
 def expectations_module() -> Any:
     """``great_expectations.expectations``, imported on first use."""
     _context()
-    import great_expectations as gx
+    import great_expectations as gx  # already imported by _context(): this only names it
 
     return gx.expectations
 
@@ -59,7 +60,7 @@ def validate_dataframe(
     name: str, dataframe: pd.DataFrame, expectations: dict[str, Any]
 ) -> dict[str, ExpectationOutcome]:
     """Validate ``dataframe`` against named expectations; returns one outcome per name."""
-    import great_expectations as gx
+    import great_expectations as gx  # imported here: GX costs 5-7 s to import (module docstring)
 
     context = _context()
     with _LOCK:

@@ -7,6 +7,7 @@ variables (``CM_S3_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KE
 
 from __future__ import annotations
 
+import os
 import posixpath
 import threading
 from dataclasses import dataclass
@@ -155,8 +156,6 @@ class ObjectStoreResource(dg.ConfigurableResource):
         files go; S3 has no folders). Returns how many were removed."""
         if self.protocol != "file":
             return 0
-        import os
-
         top = self.full_path(prefix)
         removed = 0
         for folder, _, _ in sorted(os.walk(top), key=lambda entry: -len(entry[0])):

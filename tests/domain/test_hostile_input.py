@@ -21,8 +21,10 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from cm_pipelines.domain.ingestion import cdr
 from cm_pipelines.domain.ingestion.ai_outputs import AiOutputFormatError, parse_ai_output
+from cm_pipelines.domain.ingestion.cdr.layout import CDR_FIELDS, FIELD_LIMITS, USERFIELD_LIMITS
+from cm_pipelines.domain.ingestion.cdr.naive_reader import read_cdr_csv_naive
+from cm_pipelines.domain.ingestion.cdr.reader import read_cdr_csv
 from cm_pipelines.domain.ingestion.crm_links import (
     CRM_LINK_COLUMNS,
     CrmLinksFormatError,
@@ -110,14 +112,14 @@ def _cdr_line(record: dict[str, str]) -> str:
 def test_the_cdr_column_limits_match_the_calls_table() -> None:
     limits = _column_limits(call_tables.calls)
     stored_as = {"clid": "caller_name", "userfield": "userfield"}
-    for field, limit in cdr.FIELD_LIMITS.items():
+    for field, limit in FIELD_LIMITS.items():
         assert limit <= limits[stored_as.get(field, field)], field
-    assert cdr.USERFIELD_LIMITS["campaign"] <= limits["campaign_id"]
-    assert cdr.USERFIELD_LIMITS["crm"] <= limits["crm_ref"]
+    assert USERFIELD_LIMITS["campaign"] <= limits["campaign_id"]
+    assert USERFIELD_LIMITS["crm"] <= limits["crm_ref"]
 
 
-@pytest.mark.parametrize("reader", [cdr.read_cdr_csv, cdr.read_cdr_csv_naive])
-@pytest.mark.parametrize("field", cdr.CDR_FIELDS)
+@pytest.mark.parametrize("reader", [read_cdr_csv, read_cdr_csv_naive])
+@pytest.mark.parametrize("field", CDR_FIELDS)
 def test_cdr_fields_carrying_hostile_values(reader, field: str) -> None:
     lines = [_cdr_line(BASE_CDR)]
     for number, value in enumerate(HOSTILE.values()):

@@ -6,17 +6,15 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 
-from cm_pipelines.domain.ingestion import cdr
-from cm_pipelines.domain.ingestion.cdr import (
-    CDR_FIELDS,
-    OUTPUT_COLUMNS,
-    CdrParseResult,
+from cm_pipelines.domain.ingestion.cdr.csv_parsing import parse_line_by_line
+from cm_pipelines.domain.ingestion.cdr.fields import (
     classify_direction,
     parse_caller_name,
-    read_cdr_csv,
-    read_cdr_csv_naive,
     userfield_value,
 )
+from cm_pipelines.domain.ingestion.cdr.layout import CDR_FIELDS, OUTPUT_COLUMNS, CdrParseResult
+from cm_pipelines.domain.ingestion.cdr.naive_reader import read_cdr_csv_naive
+from cm_pipelines.domain.ingestion.cdr.reader import read_cdr_csv
 from cm_pipelines.domain.tenants import Tenant
 
 TENANTS = {
@@ -259,13 +257,13 @@ def test_line_breaks_inside_fields_quarantine_each_fragment() -> None:
 def test_lines_pyarrow_would_merge_fall_back_to_line_by_line(monkeypatch) -> None:
     """Even quote count but an opening quote mid-line: pyarrow reads on into the next line."""
     fallbacks: list[int] = []
-    original = cdr._parse_line_by_line
+    original = parse_line_by_line
 
     def spy(*args):
         fallbacks.append(1)
         return original(*args)
 
-    monkeypatch.setattr(cdr, "_parse_line_by_line", spy)
+    monkeypatch.setattr("cm_pipelines.domain.ingestion.cdr.reader.parse_line_by_line", spy)
     lines = [
         cdr_line(uniqueid="1"),
         '"acme-au",x"y,"opens here,z',

@@ -5,10 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cm_pipelines.domain.phone_numbers import normalise_party
 from cm_pipelines.domain.quarantine import QuarantinedRow
+
+if TYPE_CHECKING:
+    from _csv import Reader  # typeshed's name for what csv.reader returns
 
 CRM_LINK_COLUMNS: tuple[str, ...] = (
     "call_id",
@@ -81,63 +86,69 @@ def parse_crm_links(data: bytes, source_file: str, country: str) -> CrmParseResu
         raise CrmLinksFormatError("bad_header", "line 1 is not valid CSV") from None
     positions = _header_positions(header)
     result = CrmParseResult()
+    for first_line, fields, raw in _records(reader, lines):
+        checked = _link_or_refusal(fields, positions, country, first_line)
+        if isinstance(checked, CrmLink):
+            result.links.append(checked)
+        else:
+            reason, detail = checked
+            result.quarantined.append(QuarantinedRow(source_file, first_line, reason, detail, raw))
+    return result
+
+
+def _records(reader: Reader, lines: list[str]) -> Iterator[tuple[int, list[str] | None, str]]:
+    """Every non-blank record after the header: the physical line it starts on, its fields
+    (None when it is not valid CSV) and its raw text (all the lines it spans)."""
     while True:
         first_line = reader.line_num + 1
         try:
-            fields = next(reader)
+            fields: list[str] | None = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error:
             fields = None
         raw = "".join(lines[first_line - 1 : reader.line_num]).rstrip("\r\n")
         if fields == []:
             continue
+        yield first_line, fields, raw
 
-        def refuse(reason: str, detail: str, line: int = first_line, raw: str = raw) -> None:
-            result.quarantined.append(QuarantinedRow(source_file, line, reason, detail, raw))
 
-        if fields is None:
-            refuse("malformed_csv", "line is not valid CSV")
-            continue
-        if len(fields) != len(CRM_LINK_COLUMNS):
-            refuse(
-                "wrong_field_count",
-                f"expected {len(CRM_LINK_COLUMNS)} fields, found {len(fields)}",
-            )
-            continue
-        values = {name: fields[index].strip() for name, index in positions.items()}
-        missing = [name for name in _REQUIRED if not values[name]]
-        if missing:
-            refuse("missing_field", f"{', '.join(missing)} is empty")
-            continue
-        if any(_CONTROL.search(value) for value in values.values()):
-            refuse("control_characters", "a field contains control characters")
-            continue
-        too_long = [name for name, limit in _LIMITS.items() if len(values[name]) > limit]
-        if too_long:
-            refuse("field_too_long", f"{', '.join(too_long)} longer than its warehouse column")
-            continue
-        contact_e164 = None
-        if values["contact_phone"]:
-            party = normalise_party(values["contact_phone"], country)
-            if party.kind != "e164":
-                refuse("invalid_phone", f"contact_phone is not a valid number for {country}")
-                continue
-            contact_e164 = party.e164
-        contact_email = None
-        if values["contact_email"]:
-            if not _EMAIL.fullmatch(values["contact_email"]):
-                refuse("invalid_email", "contact_email is not an email address")
-                continue
-            contact_email = values["contact_email"].lower()
-        result.links.append(
-            CrmLink(
-                call_id=values["call_id"],
-                crm_system=values["crm_system"],
-                crm_record_id=values["crm_record_id"],
-                contact_e164=contact_e164,
-                contact_email=contact_email,
-                source_line=first_line,
-            )
+def _link_or_refusal(
+    fields: list[str] | None, positions: dict[str, int], country: str, first_line: int
+) -> CrmLink | tuple[str, str]:
+    """The record's link, or (reason, detail) of the first check it fails."""
+    if fields is None:
+        return ("malformed_csv", "line is not valid CSV")
+    if len(fields) != len(CRM_LINK_COLUMNS):
+        return (
+            "wrong_field_count",
+            f"expected {len(CRM_LINK_COLUMNS)} fields, found {len(fields)}",
         )
-    return result
+    values = {name: fields[index].strip() for name, index in positions.items()}
+    missing = [name for name in _REQUIRED if not values[name]]
+    if missing:
+        return ("missing_field", f"{', '.join(missing)} is empty")
+    if any(_CONTROL.search(value) for value in values.values()):
+        return ("control_characters", "a field contains control characters")
+    too_long = [name for name, limit in _LIMITS.items() if len(values[name]) > limit]
+    if too_long:
+        return ("field_too_long", f"{', '.join(too_long)} longer than its warehouse column")
+    contact_e164 = None
+    if values["contact_phone"]:
+        party = normalise_party(values["contact_phone"], country)
+        if party.kind != "e164":
+            return ("invalid_phone", f"contact_phone is not a valid number for {country}")
+        contact_e164 = party.e164
+    contact_email = None
+    if values["contact_email"]:
+        if not _EMAIL.fullmatch(values["contact_email"]):
+            return ("invalid_email", "contact_email is not an email address")
+        contact_email = values["contact_email"].lower()
+    return CrmLink(
+        call_id=values["call_id"],
+        crm_system=values["crm_system"],
+        crm_record_id=values["crm_record_id"],
+        contact_e164=contact_e164,
+        contact_email=contact_email,
+        source_line=first_line,
+    )

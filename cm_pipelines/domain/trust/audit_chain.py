@@ -116,6 +116,53 @@ def _appears_later(rest: Iterator[Mapping[str, Any]], wanted_hash: str) -> int |
     return None
 
 
+Fault = tuple[int, str, str]
+"""(first bad seq, problem, detail) of a broken chain."""
+
+
+@dataclass
+class _Walk:
+    """How far verification got: the verified head (its hash and the seq expected next) and
+    the counts a verdict reports. Only this is kept, so a long log verifies in constant memory."""
+
+    anchor_by_seq: dict[int, str]
+    previous_hash: str = GENESIS_HASH
+    expected_seq: int = 1
+    checked: int = 0
+    anchors_checked: int = 0
+    last_good_anchor: int = 0
+
+    def broken(self, fault: Fault) -> ChainVerdict:
+        seq, problem, detail = fault
+        return ChainVerdict(
+            False,
+            self.checked,
+            seq,
+            problem,
+            detail,
+            head_seq=self.expected_seq - 1,
+            head_hash=self.previous_hash,
+            anchors_checked=self.anchors_checked,
+        )
+
+    def anchor_fault(self, seq: int, stored_hash: str) -> Fault | None:
+        """An anchor recorded at ``seq`` that the entry no longer matches: everything since the
+        last matching anchor may have been rewritten with recomputed hashes."""
+        if seq not in self.anchor_by_seq:
+            return None
+        self.anchors_checked += 1
+        if self.anchor_by_seq[seq] != stored_hash:
+            first = self.last_good_anchor + 1
+            return (
+                first,
+                "rewritten",
+                f"entries {first}..{seq} were rewritten: the anchor recorded at entry {seq} "
+                "does not match",
+            )
+        self.last_good_anchor = seq
+        return None
+
+
 def verify_chain(
     entries: Iterable[Mapping[str, Any]], anchors: Iterable[ChainAnchor] = ()
 ) -> ChainVerdict:
@@ -127,84 +174,97 @@ def verify_chain(
     anchor_by_seq: dict[int, str] = {}
     for anchor in anchors:
         anchor_by_seq.setdefault(int(anchor.seq), anchor.entry_hash)
-    previous_hash = GENESIS_HASH
-    expected_seq = 1
-    checked = 0
-    anchors_checked = 0
-    last_good_anchor = 0
+    walk = _Walk(anchor_by_seq)
     iterator = iter(entries)
-
-    def broken(seq: int, problem: str, detail: str) -> ChainVerdict:
-        return ChainVerdict(
-            False,
-            checked,
-            seq,
-            problem,
-            detail,
-            head_seq=expected_seq - 1,
-            head_hash=previous_hash,
-            anchors_checked=anchors_checked,
-        )
-
     for entry in iterator:
-        checked += 1
-        try:
-            seq = int(entry["seq"])
-            stored_prev = str(entry["prev_hash"])
-            stored_hash = str(entry["entry_hash"])
-        except (KeyError, TypeError, ValueError):
-            return broken(expected_seq, "malformed", "entry lacks seq, prev_hash or entry_hash")
-        if seq > expected_seq:
-            missing = (
-                f"entry {expected_seq} is missing"
-                if seq == expected_seq + 1
-                else f"entries {expected_seq}..{seq - 1} are missing"
+        walk.checked += 1
+        fault = _entry_fault(entry, walk, iterator)
+        if fault is not None:
+            return walk.broken(fault)
+    return _verdict_at_head(walk)
+
+
+def _entry_fault(
+    entry: Mapping[str, Any], walk: _Walk, rest: Iterator[Mapping[str, Any]]
+) -> Fault | None:
+    """The first thing wrong with the next entry, if any; an intact entry becomes the head."""
+    try:
+        seq = int(entry["seq"])
+        stored_prev = str(entry["prev_hash"])
+        stored_hash = str(entry["entry_hash"])
+    except (KeyError, TypeError, ValueError):
+        return (walk.expected_seq, "malformed", "entry lacks seq, prev_hash or entry_hash")
+    fault = _position_fault(seq, walk.expected_seq)
+    if fault is None:
+        fault = _link_fault(entry, seq, stored_prev, walk.previous_hash, rest)
+    if fault is None:
+        fault = walk.anchor_fault(seq, stored_hash)
+    if fault is None:
+        walk.previous_hash = stored_hash
+        walk.expected_seq += 1
+    return fault
+
+
+def _position_fault(seq: int, expected_seq: int) -> Fault | None:
+    """An entry out of place: entries before it are missing, or it comes after a later one."""
+    if seq > expected_seq:
+        missing = (
+            f"entry {expected_seq} is missing"
+            if seq == expected_seq + 1
+            else f"entries {expected_seq}..{seq - 1} are missing"
+        )
+        return (expected_seq, "removed", missing)
+    if seq < expected_seq:
+        return (seq, "reordered", f"entry {seq} appears after entry {expected_seq - 1}")
+    return None
+
+
+def _link_fault(
+    entry: Mapping[str, Any],
+    seq: int,
+    stored_prev: str,
+    previous_hash: str,
+    rest: Iterator[Mapping[str, Any]],
+) -> Fault | None:
+    """An entry that does not chain to the verified head, or whose content does not match its
+    own hash. Looking for a moved entry consumes ``rest``: the walk ends there anyway."""
+    self_consistent = _hash_matches(entry)
+    if stored_prev != previous_hash:
+        origin = _appears_later(rest, stored_prev)
+        if origin is not None:
+            return (seq, "reordered", f"entry {seq} holds the entry written after entry {origin}")
+        if self_consistent and seq > 1:
+            # This entry is intact and points at a predecessor that no longer exists: the
+            # predecessor was rewritten (its hash recomputed to hide the change).
+            return (
+                seq - 1,
+                "altered",
+                f"entry {seq - 1} was rewritten: entry {seq} no longer chains to it",
             )
-            return broken(expected_seq, "removed", missing)
-        if seq < expected_seq:
-            return broken(seq, "reordered", f"entry {seq} appears after entry {expected_seq - 1}")
-        self_consistent = _hash_matches(entry)
-        if stored_prev != previous_hash:
-            origin = _appears_later(iterator, stored_prev)
-            if origin is not None:
-                return broken(
-                    seq,
-                    "reordered",
-                    f"entry {seq} holds the entry written after entry {origin}",
-                )
-            if self_consistent and seq > 1:
-                # This entry is intact and points at a predecessor that no longer exists: the
-                # predecessor was rewritten (its hash recomputed to hide the change).
-                return broken(
-                    seq - 1,
-                    "altered",
-                    f"entry {seq - 1} was rewritten: entry {seq} no longer chains to it",
-                )
-            return broken(seq, "altered", f"entry {seq} does not chain to entry {seq - 1}")
-        if not self_consistent:
-            return broken(seq, "altered", f"entry {seq} content does not match its hash")
-        if seq in anchor_by_seq:
-            anchors_checked += 1
-            if anchor_by_seq[seq] != stored_hash:
-                first = last_good_anchor + 1
-                return broken(
-                    first,
-                    "rewritten",
-                    f"entries {first}..{seq} were rewritten: the anchor recorded at entry {seq} "
-                    "does not match",
-                )
-            last_good_anchor = seq
-        previous_hash = stored_hash
-        expected_seq += 1
-    head = expected_seq - 1
-    beyond = sorted(seq for seq in anchor_by_seq if seq > head)
+        return (seq, "altered", f"entry {seq} does not chain to entry {seq - 1}")
+    if not self_consistent:
+        return (seq, "altered", f"entry {seq} content does not match its hash")
+    return None
+
+
+def _verdict_at_head(walk: _Walk) -> ChainVerdict:
+    """Every entry verified: intact, unless an anchor was recorded beyond the head (entries
+    were cut off the end)."""
+    head = walk.expected_seq - 1
+    beyond = sorted(seq for seq in walk.anchor_by_seq if seq > head)
     if beyond:
-        return broken(
-            head + 1,
-            "removed",
-            f"entries {head + 1}..{beyond[-1]} are missing: an anchor was recorded at entry "
-            f"{beyond[-1]}",
+        return walk.broken(
+            (
+                head + 1,
+                "removed",
+                f"entries {head + 1}..{beyond[-1]} are missing: an anchor was recorded at entry "
+                f"{beyond[-1]}",
+            )
         )
     return ChainVerdict(
-        True, checked, head_seq=head, head_hash=previous_hash, anchors_checked=anchors_checked
+        True,
+        walk.checked,
+        head_seq=head,
+        head_hash=walk.previous_hash,
+        anchors_checked=walk.anchors_checked,
     )

@@ -1,4 +1,5 @@
-"""The compliance overview a privacy officer reads: one Markdown page and one chart, per tenant.
+"""The compliance overview a privacy officer reads: one Markdown page, per tenant (its chart is
+drawn by ``overview_chart``).
 
 Sections come from capabilities that may not be deployed yet; a section whose data is ``None`` is
 shown as "not yet available" instead of failing the page. Everything shown is an id, a count, a
@@ -7,7 +8,6 @@ date, a hash or a path — never a phone number, email, name or free-text reason
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -308,80 +308,3 @@ def summary_counts(overviews: Sequence[TenantOverview], as_of: date) -> dict[str
             for states in (o.retention_states or {}).values()
         ),
     }
-
-
-def render_chart_png(overviews: Sequence[TenantOverview], as_of: date) -> bytes:
-    """Two panels: retention states per tenant (stacked), open DSARs by days left per tenant."""
-    # Agg canvas on a bare Figure: no pyplot global state, no display, safe in any worker.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    tenants = [o.tenant_id for o in overviews]
-    figure = Figure(figsize=(11, 4.8), dpi=110)
-    FigureCanvasAgg(figure)
-    retention_axes, dsar_axes = figure.subplots(1, 2)
-
-    colours = {"active": "#4c78a8", "due": "#f58518", "held": "#b279a2", "purged": "#9d9d9d"}
-    bottoms = [0] * len(tenants)
-    any_state = False
-    for state in RETENTION_STATES:
-        heights = [
-            sum(s.get(state, 0) for s in (o.retention_states or {}).values()) for o in overviews
-        ]
-        any_state = any_state or any(heights)
-        retention_axes.bar(
-            tenants, heights, bottom=bottoms, label=state, color=colours[state], width=0.6
-        )
-        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
-    retention_axes.margins(y=0.2)  # headroom for the legend
-    retention_axes.set_title("Retention states (artefacts)")
-    retention_axes.set_ylabel("artefacts")
-    retention_axes.legend(loc="upper right", fontsize=8)
-    if not any_state:
-        retention_axes.text(
-            0.5, 0.5, "no states yet", ha="center", transform=retention_axes.transAxes
-        )
-
-    plotted = False
-    for index, overview in enumerate(overviews):
-        days = [d.days_left(overview.local_date or as_of) for d in overview.open_dsars or []]
-        if days:
-            plotted = True
-            colours_for = [
-                "#e45756" if d < 0 else "#f58518" if d <= DSAR_URGENT_DAYS else "#54a24b"
-                for d in days
-            ]
-            dsar_axes.scatter(days, [index] * len(days), c=colours_for, s=60, zorder=3)
-    from matplotlib.lines import Line2D
-
-    dsar_axes.legend(
-        handles=[
-            Line2D([], [], marker="o", linestyle="", color=colour, label=label)
-            for colour, label in (
-                ("#e45756", "overdue"),
-                ("#f58518", f"due within {DSAR_URGENT_DAYS} days"),
-                ("#54a24b", "on time"),
-            )
-        ],
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.16),
-        ncol=3,
-        fontsize=8,
-        frameon=False,
-    )
-    dsar_axes.margins(x=0.08)  # a request at the edge stays visible
-    dsar_axes.axvline(0, color="#e45756", linestyle="--", linewidth=1)
-    dsar_axes.axvspan(0, DSAR_URGENT_DAYS, color="#f58518", alpha=0.12)
-    dsar_axes.set_yticks(range(len(tenants)), labels=tenants)
-    dsar_axes.set_ylim(-0.5, max(len(tenants) - 0.5, 0.5))
-    dsar_axes.set_xlabel("days left to the statutory deadline (negative: overdue)")
-    dsar_axes.set_title("Open DSARs by days left")
-    dsar_axes.grid(axis="x", alpha=0.3)
-    if not plotted:
-        dsar_axes.text(0.5, 0.5, "no open requests", ha="center", transform=dsar_axes.transAxes)
-
-    figure.suptitle(f"Compliance overview {as_of.isoformat()}")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
