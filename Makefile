@@ -30,6 +30,7 @@ lint: setup
 	$(VENV)/bin/ruff check cm_pipelines tests benchmarks scripts
 	$(VENV)/bin/ruff format --check cm_pipelines tests benchmarks scripts
 	$(VENV)/bin/lint-imports --no-cache
+	$(PY) scripts/shape.py --check --top 0
 
 typecheck: setup
 	$(VENV)/bin/mypy

@@ -17,8 +17,8 @@ and their parsed parts, ``None`` from steps that return nothing): no phone numbe
 other personal data, so nothing here is a retention or DSAR target. Paths are built from run
 ids, step keys, output names, mapping keys, asset keys and partition keys only, never values.
 The retention purge never walks this prefix: it deletes the exact paths warehouse rows point
-at (``assets/retention_inventory.py``), and no other code lists the store root. ``runs/`` grows
-with every run: ``assets/housekeeping.step_output_expiry`` deletes the outputs of runs that
+at (``retention/inventory/``), and no other code lists the store root. ``runs/`` grows
+with every run: ``housekeeping/assets.step_output_expiry`` deletes the outputs of runs that
 finished a week ago (``assets/`` holds one object per asset partition and is replaced in place).
 
 Objects are pickles. Unpickling runs code, which is acceptable only because nothing but the

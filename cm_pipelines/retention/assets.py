@@ -3,7 +3,7 @@
 ``retention_states`` records each artefact's state (active, due, held, purged) with its expiry
 date, deciding policy version and basis. The purge is three assets and one blocking check in
 one job (``retention_purge_job``): the plan stores the manifest, the guard check
-(``quality_checks.retention``) blocks the run unless nothing planned is held or not yet due and
+(``retention.checks``) blocks the run unless nothing planned is held or not yet due and
 the circuit breaker holds (or an audited operator override is given), then execution deletes in
 batches and the proof step writes the proof-of-deletion manifest. The logic lives in
 ``retention.purge`` and ``retention.daily_states``; these assets wire it to resources and report

@@ -96,7 +96,7 @@ purge_plans = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("completed_at", UtcDateTime, nullable=True),
     # The run working on the plan now, and when it last said so: a second run of an
-    # overlapping scope refuses while the claim is fresh (retention_engine).
+    # overlapping scope refuses while the claim is fresh (retention.purge.claims).
     sa.Column("claimed_by_run", sa.String(64), nullable=True),
     sa.Column("claim_heartbeat_at", UtcDateTime, nullable=True),
     sa.Index("ix_purge_plans_status", "status"),

@@ -177,16 +177,16 @@ def test_a_full_demo_leaves_no_identifier_or_secret_where_dagster_records(
 
     export_keys = _export_key_spy(monkeypatch)
     worlds = []
-    from cm_pipelines.cli import project as core
+    from cm_pipelines.cli import demo
 
-    original_generate = core.generate
+    original_generate = demo.generate
 
     def keep_world(*args, **kwargs):
         world = original_generate(*args, **kwargs)
         worlds.append(world)
         return world
 
-    monkeypatch.setattr(core, "generate", keep_world)
+    monkeypatch.setattr(demo, "generate", keep_world)
     lines = run_demo(seed=11, calls=DEMO_CALLS, echo=lambda _line: None)
     instance = get_instance()
     extra_jobs = _run_jobs_the_demo_skipped(instance)

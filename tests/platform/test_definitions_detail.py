@@ -4,7 +4,7 @@ description; each job's tags, steps and partitions; each schedule's and sensor's
 and interval; the resource keys. A re-layout of the code must leave all of it as it was.
 
 After an intended change, refresh the snapshot with
-`CM_UPDATE_SNAPSHOT=1 .venv/bin/pytest tests/assets/test_definitions_detail.py`.
+`CM_UPDATE_SNAPSHOT=1 .venv/bin/pytest tests/platform/test_definitions_detail.py`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 schedules (cron and explicit time zone) and sensors — changes only on purpose.
 
 After an intended change, refresh the snapshot with
-`CM_UPDATE_SNAPSHOT=1 .venv/bin/pytest tests/assets/test_definitions_snapshot.py`.
+`CM_UPDATE_SNAPSHOT=1 .venv/bin/pytest tests/platform/test_definitions_snapshot.py`.
 """
 
 from __future__ import annotations
