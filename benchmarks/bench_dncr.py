@@ -215,7 +215,7 @@ def _refresh(root: str, registry_id: str, as_of: str) -> dict[str, Any]:
 
 
 def _active_numbers(root: str, registry_id: str) -> np.ndarray:
-    from cm_pipelines.dncr.registry_versions import active_version, read_version
+    from cm_pipelines.dncr.refresh.registry_versions import active_version, read_version
 
     resources = _resources(root)
     with resources["warehouse"].connect() as connection:

@@ -54,8 +54,8 @@ def run_wash(
     Returns the tenant, the decisions (one row per input, in order) and the keyed hashes under
     an active DSAR restriction (callers must not export those).
     """
-    from cm_pipelines.dncr.registry_versions import RegistryIntegrityError
-    from cm_pipelines.dncr.wash_evidence import (
+    from cm_pipelines.dncr.refresh.registry_versions import RegistryIntegrityError
+    from cm_pipelines.dncr.wash.evidence import (
         load_evidence,
         restricted_hashes,
         suppressed_hashes,
@@ -156,7 +156,7 @@ def check_command(tenant_id: str, at: str | None, numbers: tuple[str, ...]) -> N
 @click.option("--at", "at", default=None, help="ISO instant to decide at (default: now).")
 def wash_command(tenant_id: str, list_file: Path, out_file: Path, at: str | None) -> None:
     """Wash a list file; writes every decision to --out (DSAR-restricted numbers left out)."""
-    from cm_pipelines.dncr.campaign_lists import CampaignFileError, read_campaign_csv
+    from cm_pipelines.dncr.wash.campaign_lists import CampaignFileError, read_campaign_csv
 
     data = list_file.read_bytes()
     try:

@@ -24,11 +24,11 @@ from typing import Any
 
 import dagster as dg
 
-from cm_pipelines.dncr.campaign_washes import WashTotals
-from cm_pipelines.dncr.consent_ingestion import ingest_tenant_consents
-from cm_pipelines.dncr.parsed_files import write_part
-from cm_pipelines.dncr.promotion import promote_run_candidates
-from cm_pipelines.dncr.registry_sources import RegistrySource, SourceFile
+from cm_pipelines.dncr.refresh.parsed_files import write_part
+from cm_pipelines.dncr.refresh.promotion import promote_run_candidates
+from cm_pipelines.dncr.refresh.registry_sources import RegistrySource, SourceFile
+from cm_pipelines.dncr.refresh.snapshot_builds import build_snapshots, files_to_parse
+from cm_pipelines.dncr.refresh.version_diffs import record_run_changes
 from cm_pipelines.dncr.run_config import (
     AREA_CODE_FILES_OP,
     BUILD_SNAPSHOT_OP,
@@ -39,9 +39,9 @@ from cm_pipelines.dncr.run_config import (
     selected_registries,
     selected_tenants,
 )
-from cm_pipelines.dncr.snapshot_builds import build_snapshots, files_to_parse
-from cm_pipelines.dncr.tenant_washes import wash_tenant
-from cm_pipelines.dncr.version_diffs import record_run_changes
+from cm_pipelines.dncr.wash.campaign_washes import WashTotals
+from cm_pipelines.dncr.wash.consent_ingestion import ingest_tenant_consents
+from cm_pipelines.dncr.wash.tenant_washes import wash_tenant
 from cm_pipelines.domain.dncr.evidence import Evidence
 from cm_pipelines.platform import settings
 from cm_pipelines.resources.configuration import PlatformConfigResource

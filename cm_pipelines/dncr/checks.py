@@ -6,14 +6,14 @@ the measuring is done once, vectorised, while the numbers are in memory, instead
 row-wise expectation suite over a 250M-row frame. On a failure the candidate is marked rejected,
 an audit entry names the check and why, the run fails with the same message, and the active
 version stays active (promotion never runs; it also re-checks the recorded results itself).
-The rules themselves live in ``cm_pipelines.dncr.candidate_checks``.
+The rules themselves live in ``cm_pipelines.dncr.refresh.candidate_checks``.
 """
 
 # No ``from __future__ import annotations``: Dagster validates the multi-check's ``context``
 # annotation at definition time and cannot resolve a string.
 import dagster as dg
 
-from cm_pipelines.dncr.candidate_checks import (
+from cm_pipelines.dncr.refresh.candidate_checks import (
     CHECK_DESCRIPTIONS,
     CHECK_NAMES,
     judge_run_candidates,

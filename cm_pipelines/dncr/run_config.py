@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from cm_pipelines.dncr.registry_sources import RegistrySource
+from cm_pipelines.dncr.refresh.registry_sources import RegistrySource
 from cm_pipelines.domain.dncr.registries import Registry
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.resources.configuration import PlatformConfigResource

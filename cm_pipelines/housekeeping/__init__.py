@@ -1,0 +1,1 @@
+"""Housekeeping: what finished runs leave behind (step outputs in the object store)."""

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from cm_pipelines.dncr.version_parquet import parquet_to_numbers
+from cm_pipelines.dncr.refresh.version_parquet import parquet_to_numbers
 from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.domain.dncr.ftc_files import format_ftc_lines
 from cm_pipelines.domain.keyed_hash import keyed_hash

@@ -14,15 +14,15 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from cm_pipelines.dncr.candidate_builds import build_downloadable
-from cm_pipelines.dncr.candidates import Candidate, record_candidate
-from cm_pipelines.dncr.parsed_files import (
+from cm_pipelines.dncr.refresh.candidate_builds import build_downloadable
+from cm_pipelines.dncr.refresh.candidates import Candidate, record_candidate
+from cm_pipelines.dncr.refresh.parsed_files import (
     parse_source_file,
     part_from_parquet,
     part_path,
     part_to_parquet,
 )
-from cm_pipelines.dncr.registry_sources import RegistrySource, SourceFile
+from cm_pipelines.dncr.refresh.registry_sources import RegistrySource, SourceFile
 from cm_pipelines.dncr.run_config import PARSE_AREA_CODE_FILE_OP, SNAPSHOT_OP
 from cm_pipelines.domain.dncr.content_hashing import content_hash, sha256_hex
 from cm_pipelines.domain.dncr.ftc_files import format_ftc_lines, parse_ftc_lines

@@ -11,7 +11,7 @@ import fsspec
 import pytest
 import sqlalchemy as sa
 
-from cm_pipelines.dncr.version_parquet import parquet_to_numbers
+from cm_pipelines.dncr.refresh.version_parquet import parquet_to_numbers
 from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.platform import landing
 from cm_pipelines.tables import dncr as tables

@@ -10,11 +10,15 @@ from typing import Any
 
 import dagster as dg
 
-from cm_pipelines.dncr.candidate_builds import build_downloadable, build_wash_only
-from cm_pipelines.dncr.candidates import record_candidate
-from cm_pipelines.dncr.download_plans import plan_downloadable
-from cm_pipelines.dncr.registry_sources import RegistrySource, SourceFile
-from cm_pipelines.dncr.registry_versions import STATUS_CANDIDATE, active_version, consumed_paths
+from cm_pipelines.dncr.refresh.candidate_builds import build_downloadable, build_wash_only
+from cm_pipelines.dncr.refresh.candidates import record_candidate
+from cm_pipelines.dncr.refresh.download_plans import plan_downloadable
+from cm_pipelines.dncr.refresh.registry_sources import RegistrySource, SourceFile
+from cm_pipelines.dncr.refresh.registry_versions import (
+    STATUS_CANDIDATE,
+    active_version,
+    consumed_paths,
+)
 from cm_pipelines.domain.dncr.registries import Registry
 from cm_pipelines.resources.object_store import ObjectStoreResource
 from cm_pipelines.resources.warehouse import WarehouseResource

@@ -15,7 +15,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from cm_pipelines.dncr.audit_actor import ACTOR
-from cm_pipelines.dncr.registry_versions import (
+from cm_pipelines.dncr.refresh.registry_versions import (
     STATUS_ACTIVE,
     STATUS_CANDIDATE,
     STATUS_SUPERSEDED,

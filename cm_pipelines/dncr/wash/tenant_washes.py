@@ -11,20 +11,20 @@ from typing import Any
 import sqlalchemy as sa
 
 from cm_pipelines.dncr.audit_actor import ACTOR
-from cm_pipelines.dncr.campaign_lists import CampaignFileError, campaign_files, is_campaign_id
-from cm_pipelines.dncr.campaign_washes import (
+from cm_pipelines.dncr.wash.campaign_lists import CampaignFileError, campaign_files, is_campaign_id
+from cm_pipelines.dncr.wash.campaign_washes import (
     CampaignFile,
     TenantEvidence,
     WashTotals,
     wash_campaign,
 )
-from cm_pipelines.dncr.wash_evidence import (
+from cm_pipelines.dncr.wash.evidence import (
     load_evidence,
     restricted_hashes,
     suppressed_hashes,
     tenant_consents,
 )
-from cm_pipelines.dncr.wash_exports import file_stamp, wash_request_csv, wash_request_path
+from cm_pipelines.dncr.wash.exports import file_stamp, wash_request_csv, wash_request_path
 from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.domain.dncr.evidence import Evidence
 from cm_pipelines.domain.dncr.registries import Registry

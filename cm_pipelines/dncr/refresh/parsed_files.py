@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cm_pipelines.dncr.registry_sources import RegistrySource, SourceFile
+from cm_pipelines.dncr.refresh.registry_sources import RegistrySource, SourceFile
 from cm_pipelines.domain.dncr.change_lists import change_list_action
 from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.domain.dncr.e164_csv import parse_e164_csv

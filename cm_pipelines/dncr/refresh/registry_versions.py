@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cm_pipelines.dncr.version_parquet import VersionContent, parquet_to_numbers
+from cm_pipelines.dncr.refresh.version_parquet import VersionContent, parquet_to_numbers
 from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.platform import landing
 from cm_pipelines.resources.object_store import ObjectStoreResource

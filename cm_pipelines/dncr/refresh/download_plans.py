@@ -10,8 +10,8 @@ from typing import Any
 
 import dagster as dg
 
-from cm_pipelines.dncr.registry_sources import RegistrySource, SourceFile
-from cm_pipelines.dncr.registry_versions import as_utc
+from cm_pipelines.dncr.refresh.registry_sources import RegistrySource, SourceFile
+from cm_pipelines.dncr.refresh.registry_versions import as_utc
 from cm_pipelines.domain.dncr.evidence import local_day
 from cm_pipelines.domain.dncr.registries import Registry
 

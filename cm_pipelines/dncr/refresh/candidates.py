@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from cm_pipelines.dncr.registry_versions import (
+from cm_pipelines.dncr.refresh.registry_versions import (
     STATUS_ACTIVE,
     STATUS_CANDIDATE,
     STATUS_SUPERSEDED,
     as_utc,
     version_path,
 )
-from cm_pipelines.dncr.version_parquet import numbers_to_parquet
+from cm_pipelines.dncr.refresh.version_parquet import numbers_to_parquet
 from cm_pipelines.domain.dncr.content_hashing import content_hash, sha256_hex
 from cm_pipelines.domain.dncr.evidence import evidence_instant
 from cm_pipelines.domain.dncr.number_validity import country_validity

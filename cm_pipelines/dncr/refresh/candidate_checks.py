@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cm_pipelines.dncr.audit_actor import ACTOR
-from cm_pipelines.dncr.registry_versions import (
+from cm_pipelines.dncr.refresh.registry_versions import (
     STATUS_CANDIDATE,
     STATUS_REJECTED,
     as_utc,

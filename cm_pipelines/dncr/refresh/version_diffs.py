@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from cm_pipelines.dncr.registry_versions import (
+from cm_pipelines.dncr.refresh.registry_versions import (
     STATUS_CANDIDATE,
     changes_path,
     read_version,
     run_candidates,
     version_rows,
 )
-from cm_pipelines.dncr.version_parquet import VersionContent, changes_to_parquet
+from cm_pipelines.dncr.refresh.version_parquet import VersionContent, changes_to_parquet
 from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.domain.dncr.number_sets import diff_sorted, empty_numbers
 from cm_pipelines.resources.object_store import ObjectStoreResource

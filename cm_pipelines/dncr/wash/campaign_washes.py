@@ -17,8 +17,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cm_pipelines.dncr.audit_actor import ACTOR
-from cm_pipelines.dncr.campaign_lists import read_campaign_csv
-from cm_pipelines.dncr.wash_exports import allowed_export_csv, allowed_export_path, file_stamp
+from cm_pipelines.dncr.wash.campaign_lists import read_campaign_csv
+from cm_pipelines.dncr.wash.exports import allowed_export_csv, allowed_export_path, file_stamp
 from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.domain.dncr.evidence import Evidence
 from cm_pipelines.domain.dncr.number_preparation import prepare_numbers

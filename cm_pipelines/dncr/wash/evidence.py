@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 import sqlalchemy as sa
 
-from cm_pipelines.dncr.registry_versions import active_version, as_utc, read_version
+from cm_pipelines.dncr.refresh.registry_versions import active_version, as_utc, read_version
 from cm_pipelines.domain.dncr.evidence import DownloadableEvidence, Evidence, WashOnlyEvidence
 from cm_pipelines.domain.dncr.number_index import NumberIndex
 from cm_pipelines.domain.dncr.registries import Registry

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from cm_pipelines.dncr.registry_versions import as_utc
+from cm_pipelines.dncr.refresh.registry_versions import as_utc
 from cm_pipelines.domain.dncr.exemptions import CONSENT_KINDS
 from cm_pipelines.domain.dncr.number_preparation import prepare_numbers
 from cm_pipelines.domain.tenants import Tenant

@@ -10,17 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from cm_pipelines.dncr.candidates import Candidate
-from cm_pipelines.dncr.download_plans import plan_downloadable
-from cm_pipelines.dncr.parsed_files import (
+from cm_pipelines.dncr.refresh.candidates import Candidate
+from cm_pipelines.dncr.refresh.download_plans import plan_downloadable
+from cm_pipelines.dncr.refresh.parsed_files import (
     ADDITIONS,
     PartSegment,
     RegistryPart,
     parse_source_file,
     part_from_parquet,
 )
-from cm_pipelines.dncr.registry_sources import RegistrySource, SourceFile
-from cm_pipelines.dncr.registry_versions import read_version
+from cm_pipelines.dncr.refresh.registry_sources import RegistrySource, SourceFile
+from cm_pipelines.dncr.refresh.registry_versions import read_version
 from cm_pipelines.domain.dncr.change_lists import apply_changes
 from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.domain.dncr.evidence import local_day
