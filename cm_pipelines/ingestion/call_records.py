@@ -20,12 +20,12 @@ from cm_pipelines.ingestion.partition_writes import (
     RELANDED_REASON,
     partition_day,
     purged_keys,
-    replace_live_partition,
+    replace_slice,
 )
 from cm_pipelines.ingestion.tenant_slices import SliceOutcome, TenantSliceWork, json_breakdown
 from cm_pipelines.platform import landing
 from cm_pipelines.resources.object_store import ObjectStoreResource
-from cm_pipelines.resources.quarantine import QuarantineEntry, replace_quarantine
+from cm_pipelines.resources.quarantine import QuarantineEntry
 from cm_pipelines.resources.warehouse import WarehouseResource
 from cm_pipelines.tables import calls as tables
 
@@ -137,8 +137,7 @@ def _relanded(
 
 def _count(outcome: SliceOutcome, parsed: pd.DataFrame, reasons: Counter[str]) -> None:
     outcome.counts["rows_parsed"] += len(parsed)
-    outcome.counts["quarantined"] += sum(reasons.values())
-    outcome.breakdown("quarantine_reasons").update(reasons)
+    outcome.count_quarantined(reasons)
     if parsed.empty:
         return
     outcome.breakdown("calls_by_tenant").update(Counter(parsed["tenant_id"]))
@@ -163,17 +162,17 @@ def ingest_call_records(
             parsed = parsed.loc[~clashes & ~relanded].copy()
             parsed["partition_date"] = day
             parsed["ingested_run_id"] = work.run_id
-        outcome.counts["rows_inserted"] += replace_live_partition(
-            connection, tables.calls, day, read_tenants, parsed, CALL_KEY
-        )
-        reasons = replace_quarantine(
+        inserted, reasons = replace_slice(
             connection,
-            "call_records",
-            work.day_key,
-            quarantined,
-            work.run_id,
-            tenant_ids=work.tenants.keys(),
+            work,
+            asset_name="call_records",
+            table=tables.calls,
+            tenants_read=read_tenants,
+            frame=parsed,
+            key_columns=CALL_KEY,
+            quarantined=quarantined,
         )
+    outcome.counts["rows_inserted"] += inserted
     _count(outcome, parsed, reasons)
     return outcome
 

@@ -24,14 +24,14 @@ from cm_pipelines.ingestion.partition_writes import (
     live_call_ids,
     partition_day,
     purged_keys,
-    replace_live_partition,
+    replace_slice,
     sha256_hex,
     without_duplicates,
 )
 from cm_pipelines.ingestion.tenant_slices import SliceOutcome, TenantSliceWork, json_breakdown
 from cm_pipelines.platform import landing
 from cm_pipelines.resources.object_store import ObjectStoreResource
-from cm_pipelines.resources.quarantine import QuarantineEntry, replace_quarantine
+from cm_pipelines.resources.quarantine import QuarantineEntry
 from cm_pipelines.resources.warehouse import WarehouseResource
 
 RowBuilder = Callable[[Tenant, str, bytes], dict]
@@ -127,19 +127,18 @@ def ingest_catalogue_slice(
         path_column="object_path",
     )
     with warehouse.begin() as connection:
-        outcome.counts["rows_loaded"] += replace_live_partition(
-            connection, catalogue.table, day, work.tenants.keys(), frame, catalogue.key_columns
-        )
-        reasons = replace_quarantine(
+        loaded, reasons = replace_slice(
             connection,
-            catalogue.asset_name,
-            work.day_key,
-            links.quarantined + duplicates,
-            work.run_id,
-            tenant_ids=work.tenants.keys(),
+            work,
+            asset_name=catalogue.asset_name,
+            table=catalogue.table,
+            tenants_read=work.tenants.keys(),  # every tenant: its catalogue is what is there now
+            frame=frame,
+            key_columns=catalogue.key_columns,
+            quarantined=links.quarantined + duplicates,
         )
-    outcome.counts["quarantined"] += sum(reasons.values())
-    outcome.breakdown("quarantine_reasons").update(reasons)
+    outcome.counts["rows_loaded"] += loaded
+    outcome.count_quarantined(reasons)
     return outcome
 
 

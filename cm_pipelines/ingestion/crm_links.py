@@ -13,13 +13,13 @@ from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.ingestion.partition_writes import (
     live_call_ids,
     partition_day,
-    replace_live_partition,
+    replace_slice,
     without_duplicates,
 )
 from cm_pipelines.ingestion.tenant_slices import SliceOutcome, TenantSliceWork, json_breakdown
 from cm_pipelines.platform import landing
 from cm_pipelines.resources.object_store import ObjectStoreResource
-from cm_pipelines.resources.quarantine import QuarantineEntry, replace_quarantine
+from cm_pipelines.resources.quarantine import QuarantineEntry
 from cm_pipelines.resources.warehouse import WarehouseResource
 from cm_pipelines.tables import calls as tables
 
@@ -116,19 +116,18 @@ def ingest_crm_links(
         line_column="source_line",
     )
     with warehouse.begin() as connection:
-        outcome.counts["links_loaded"] += replace_live_partition(
-            connection, tables.crm_links, day, read.tenants, frame, LINK_KEY
-        )
-        reasons = replace_quarantine(
+        loaded, reasons = replace_slice(
             connection,
-            "crm_links",
-            work.day_key,
-            read.quarantined + duplicates,
-            work.run_id,
-            tenant_ids=work.tenants.keys(),
+            work,
+            asset_name="crm_links",
+            table=tables.crm_links,
+            tenants_read=read.tenants,
+            frame=frame,
+            key_columns=LINK_KEY,
+            quarantined=read.quarantined + duplicates,
         )
-    outcome.counts["quarantined"] += sum(reasons.values())
-    outcome.breakdown("quarantine_reasons").update(reasons)
+    outcome.counts["links_loaded"] += loaded
+    outcome.count_quarantined(reasons)
     if not frame.empty:
         outcome.breakdown("crm_systems").update(Counter(frame["crm_system"]))
     return outcome

@@ -4,15 +4,17 @@ resurrect what retention purged or a DSAR erased."""
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
 
 import pandas as pd
 import sqlalchemy as sa
 
+from cm_pipelines.ingestion.tenant_slices import TenantSliceWork
 from cm_pipelines.resources.bulk_load import bulk_insert
 from cm_pipelines.resources.locks import lock_partition
-from cm_pipelines.resources.quarantine import QuarantineEntry
+from cm_pipelines.resources.quarantine import QuarantineEntry, replace_quarantine
 from cm_pipelines.tables.base import live_rows
 from cm_pipelines.tables.calls import calls
 
@@ -124,3 +126,31 @@ def without_duplicates(
         for row in frame.loc[duplicated].itertuples()
     ]
     return frame.loc[~duplicated], entries
+
+
+def replace_slice(
+    connection: sa.Connection,
+    work: TenantSliceWork,
+    *,
+    asset_name: str,
+    table: sa.Table,
+    tenants_read: Iterable[str],
+    frame: pd.DataFrame,
+    key_columns: Sequence[str],
+    quarantined: Sequence[QuarantineEntry],
+) -> tuple[int, Counter[str]]:
+    """One slice's rows and quarantine of the day replaced in the caller's transaction: rows of
+    the tenants whose file was read, quarantine of every tenant of the slice. Returns the rows
+    inserted and the quarantine reasons."""
+    inserted = replace_live_partition(
+        connection, table, partition_day(work.day_key), tenants_read, frame, key_columns
+    )
+    reasons = replace_quarantine(
+        connection,
+        asset_name,
+        work.day_key,
+        quarantined,
+        work.run_id,
+        tenant_ids=work.tenants.keys(),
+    )
+    return inserted, reasons

@@ -47,6 +47,11 @@ class SliceOutcome:
     def breakdown(self, name: str) -> Counter[str]:
         return self.breakdowns.setdefault(name, Counter())
 
+    def count_quarantined(self, reasons: Counter[str]) -> None:
+        """Quarantined rows or files, by reason code."""
+        self.counts["quarantined"] += sum(reasons.values())
+        self.breakdown("quarantine_reasons").update(reasons)
+
     def absorb(self, other: "SliceOutcome") -> None:
         self.counts.update(other.counts)
         for name, counter in other.breakdowns.items():
@@ -202,8 +207,7 @@ def finish_day(
             context.run.run_id,
             other_than_tenants=total.tenant_ids,
         )
-    total.counts["quarantined"] += sum(reasons.values())
-    total.breakdown("quarantine_reasons").update(reasons)
+    total.count_quarantined(reasons)
     quarantined = total.counts["quarantined"]
     if quarantined:
         context.log.warning(
