@@ -11,6 +11,7 @@ import click
 
 from cm_pipelines.cli.project import generate, initialise
 from cm_pipelines.domain.tenants import ConfigError
+from cm_pipelines.platform.automation import automation_enabled
 from cm_pipelines.platform.instance import console_log_level, get_instance
 
 DEMO_DAYS = 3
@@ -52,6 +53,20 @@ def demo_command(seed: int, calls: int) -> None:
         click.echo(f"  {line}")
     click.echo("")
     click.echo("Open the Dagster UI with:  cm ui   (then browse http://127.0.0.1:3000)")
+    click.echo(automation_note())
+
+
+def automation_note() -> str:
+    """What ``cm ui``'s daemon will start by itself, and the switch that stops it."""
+    if automation_enabled():
+        return (
+            "Schedules and sensors are ON: the daemon `cm ui` starts runs them (nightly purges "
+            "included). For development, start it with CM_AUTOMATION=off."
+        )
+    return (
+        "Schedules and sensors are OFF (CM_AUTOMATION=off): nothing runs by itself; "
+        "unset it for a deployment."
+    )
 
 
 def register(group: click.Group) -> None:
