@@ -103,3 +103,23 @@ def identifier_hash_key() -> bytes:
             with os.fdopen(descriptor, "w") as handle:
                 handle.write(secrets.token_hex(32))
     return bytes.fromhex(path.read_text().strip())
+
+
+def _days_setting(name: str, default: int) -> int:
+    value = str(dg.EnvVar(name).get_value(default="") or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 0 <= int(value) <= 366:
+        raise SettingError(f"{name} must be a whole number of days from 0 to 366")
+    return int(value)
+
+
+def alert_dsar_due_days() -> int:
+    """``CM_ALERT_DSAR_DUE_DAYS`` (default 7): a DSAR due within this many days is flagged."""
+    return _days_setting("CM_ALERT_DSAR_DUE_DAYS", 7)
+
+
+def alert_registry_expiry_days() -> int:
+    """``CM_ALERT_REGISTRY_EXPIRY_DAYS`` (default 5): registry evidence that stops being valid
+    within this many days is flagged."""
+    return _days_setting("CM_ALERT_REGISTRY_EXPIRY_DAYS", 5)
