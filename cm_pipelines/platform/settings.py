@@ -123,3 +123,20 @@ def alert_registry_expiry_days() -> int:
     """``CM_ALERT_REGISTRY_EXPIRY_DAYS`` (default 5): registry evidence that stops being valid
     within this many days is flagged."""
     return _days_setting("CM_ALERT_REGISTRY_EXPIRY_DAYS", 5)
+
+
+def roles_file() -> Path:
+    """``CM_ROLES_FILE``: identities and their roles (default: the demo's, in the package)."""
+    default = str(PACKAGE_DIR / "config" / "roles.yaml")
+    return Path(str(dg.EnvVar("CM_ROLES_FILE").get_value(default=default)))
+
+
+def erasure_approval_threshold() -> int:
+    """``CM_ERASURE_APPROVAL_THRESHOLD`` (default 50): an erasure planned to remove more
+    records waits for a second approver."""
+    value = str(dg.EnvVar("CM_ERASURE_APPROVAL_THRESHOLD").get_value(default="") or "").strip()
+    if not value:
+        return 50
+    if not value.isdigit():
+        raise SettingError("CM_ERASURE_APPROVAL_THRESHOLD must be a whole number of records")
+    return int(value)

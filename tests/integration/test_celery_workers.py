@@ -288,7 +288,16 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
     sealed_path = key_handoff.sealed_key_path(request_id)
     assert bucket.exists(sealed_path)
     collected = subprocess.run(
-        [CM_EXECUTABLE, "dsar", "key", request_id, "--private-key", str(private_key_file)],
+        [
+            CM_EXECUTABLE,
+            "dsar",
+            "key",
+            request_id,
+            "--private-key",
+            str(private_key_file),
+            "--actor",
+            "priya",
+        ],
         env=env,
         capture_output=True,
         text=True,
