@@ -21,7 +21,6 @@ from cm_pipelines.domain.operations.roles import (
     BREAKER_OVERRIDE,
     HOLD_RELEASE,
     AccessRefused,
-    Identity,
     identity_named,
     parse_roles,
     require,
