@@ -27,6 +27,7 @@ from cm_pipelines.dsar.intake import identifiers_from, read_intake
 from cm_pipelines.dsar.request_records import DsarError, load_request
 from cm_pipelines.dsar.run_config import GATE_OP, REQUEST_TAG, DsarRunConfig, step_failure
 from cm_pipelines.platform import settings
+from cm_pipelines.platform.run_liveness import run_is_dead
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.object_purge import purge_objects
 from cm_pipelines.resources.object_store import ObjectStoreResource
@@ -111,8 +112,9 @@ def _launcher(context: dg.OpExecutionContext) -> str:
 
 
 def _run_is_active(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Still fulfilling the request: not finished, and its process not known dead."""
     run = instance.get_run_by_id(run_id)
-    return run is not None and not run.is_finished
+    return run is not None and not run_is_dead(run)
 
 
 def _fulfilment(
