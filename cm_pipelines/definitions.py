@@ -1,6 +1,6 @@
 """The one Definitions object of the code location: each capability's own, merged.
 
-Every capability package (ingestion, dncr, retention, dsar, trust, housekeeping) owns its
+Every capability package (ingestion, dncr, retention, dsar, trust, housekeeping, operations) owns its
 assets, checks, jobs, schedules and sensors in its ``definitions.py``; what they share is added
 here once: the resources (``CM_IO_STORAGE`` picks where step outputs go) and the executor
 (``CM_EXECUTOR``).
@@ -14,6 +14,7 @@ from cm_pipelines.dncr import definitions as dncr
 from cm_pipelines.dsar import definitions as dsar
 from cm_pipelines.housekeeping import definitions as housekeeping
 from cm_pipelines.ingestion import definitions as ingestion
+from cm_pipelines.operations import definitions as operations
 from cm_pipelines.platform.executors import executor_for_deployment
 from cm_pipelines.platform.log_redaction import install_log_redaction
 from cm_pipelines.resources import default_resources
@@ -29,5 +30,6 @@ defs = dg.Definitions.merge(
     dsar.defs,
     trust.defs,
     housekeeping.defs,
+    operations.defs,
     dg.Definitions(resources=default_resources(), executor=executor_for_deployment()),
 )

@@ -2,8 +2,10 @@
 schema is stale), the configured tenants, and masked display of a number or address.
 
 The operator identity is the one every command writes into the audit log and run tags:
-``cli:<name>``, where the name is what ``--actor`` says, else the login name. Commands do not
-invent their own spelling of it.
+``cli:<name>``, where the name is what ``--actor`` (or ``--by``) says, else the login name.
+A mutating command acts as an identity of the roles file (``CM_ROLES_FILE``) and is refused
+when its roles do not allow the action (``acting_as``). Commands do not invent their own
+spelling of it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import getpass
 
 import click
 
+from cm_pipelines.domain.operations.roles import AccessRefused, Identity, identity_named, require
 from cm_pipelines.domain.phone_numbers import mask_number
 from cm_pipelines.domain.tenants import ConfigError, Tenant
 from cm_pipelines.resources.configuration import PlatformConfigResource
@@ -32,6 +35,41 @@ def operator_identity(named: str | None = None) -> str:
         except Exception:  # noqa: BLE001 - no login name in some containers
             name = "unknown"
     return f"{OPERATOR_PREFIX}{name}"[:MAX_IDENTITY]
+
+
+def actor_option(action: str):
+    """``--actor NAME``: the identity of the roles file a mutating command acts as."""
+    return click.option(
+        "--actor",
+        default=None,
+        help=f"Who acts: an identity of the roles file (CM_ROLES_FILE) allowed to {action}; "
+        "default: the login name. Audited as cli:NAME.",
+    )
+
+
+def named_identity(named: str | None) -> Identity:
+    """The roles-file identity named (else the login name), refused when it is not listed."""
+    config = platform_config()
+    try:
+        identities = config.identities()
+    except ConfigError as exc:
+        raise click.ClickException(f"roles file refused: {exc}") from None
+    name = operator_identity(named).removeprefix(OPERATOR_PREFIX)
+    try:
+        return identity_named(identities, name, str(config.roles_path()))
+    except AccessRefused as exc:
+        raise click.ClickException(f"refused: {exc}") from None
+
+
+def acting_as(named: str | None, action: str) -> Identity:
+    """The roles-file identity named (else the login name), refused unless it may ``action``;
+    the refusal names the roles file and who may."""
+    identity = named_identity(named)
+    try:
+        require(identity, action)
+    except AccessRefused as exc:
+        raise click.ClickException(f"refused: {exc}") from None
+    return identity
 
 
 def open_warehouse() -> WarehouseResource:

@@ -15,9 +15,11 @@ from typing import Any
 import dagster as dg
 import sqlalchemy as sa
 
-from cm_pipelines.cli.command_context import open_warehouse, tenant_named
+from cm_pipelines.access.approvals import decide, load_approval, open_approval
+from cm_pipelines.cli.command_context import open_warehouse, platform_config, tenant_named
 from cm_pipelines.cli.dsar import submit_request
 from cm_pipelines.dncr.run_config import refresh_run_config, wash_run_config
+from cm_pipelines.domain.operations.roles import BREAKER_OVERRIDE, ERASURE
 from cm_pipelines.domain.retention.policies import PolicyVersion
 from cm_pipelines.dsar import key_handoff
 from cm_pipelines.dsar.fulfil.step_log import store_results
@@ -27,6 +29,11 @@ from cm_pipelines.platform import settings
 from cm_pipelines.platform.instance import run_job
 from cm_pipelines.platform.run_tags import partition_range_tags
 from cm_pipelines.retention.holds import add_hold
+from cm_pipelines.retention.override_approvals import (
+    ask_for_override,
+    override_config,
+    override_target,
+)
 from cm_pipelines.retention.policy_versions import record_operator_policy
 from cm_pipelines.tables.calls import recordings
 
@@ -111,7 +118,7 @@ def fulfil_dsars(context: DemoContext) -> str:
     if not subjects:
         raise DemoStepFailed("the generated world has no DSAR subjects")
     warehouse = open_warehouse()
-    counts: dict[str, int] = {"packages": 0, "erased": 0, "exempted": 0}
+    counts: dict[str, int] = {"packages": 0, "erased": 0, "exempted": 0, "approved": 0}
     for index, request_type in enumerate(DSAR_DEMO_TYPES):
         person = subjects[index % len(subjects)]
         extra = {}
@@ -128,12 +135,16 @@ def fulfil_dsars(context: DemoContext) -> str:
         with warehouse.begin() as connection:
             verify_request(connection, request_id, method="demo_identity_check", verified_by="demo")
         with key_handoff.expect_key(request_id) as receiver:
-            run_and_require(
-                context,
-                JOB_NAME,
-                run_config=fulfilment_run_config(request_id),
-                tags={REQUEST_TAG: request_id, "cm/trigger": "demo"},
-            )
+            run_kwargs: dict[str, Any] = {
+                "run_config": fulfilment_run_config(request_id),
+                "tags": {REQUEST_TAG: request_id, "cm/trigger": "demo"},
+            }
+            stopped = run_job(JOB_NAME, instance=context.instance, **run_kwargs)
+            if not stopped.success:  # an erasure above the threshold waits for a second person
+                if not second_person_approves(ERASURE, request_id):
+                    raise DemoStepFailed(f"{JOB_NAME} failed (run {stopped.run_id})")
+                counts["approved"] += 1
+                run_and_require(context, JOB_NAME, **run_kwargs)
         counts["packages"] += int(receiver.key is not None)
         if request_type == "erasure":
             with warehouse.connect() as connection:
@@ -156,7 +167,9 @@ def fulfil_dsars(context: DemoContext) -> str:
     return (
         f"dsar: {len(DSAR_DEMO_TYPES)} requests completed (one of each type); "
         f"{counts['packages']} encrypted packages; erasure acted on {counts['erased']} records, "
-        f"{counts['exempted']} exempted, certificate written; 1 request awaiting verification"
+        f"{counts['exempted']} exempted, certificate written"
+        f"{' after a second privacy officer approved it' if counts['approved'] else ''}; "
+        "1 request awaiting verification"
     )
 
 
@@ -194,12 +207,28 @@ def _shorten_recordings_and_hold(tenant_id: str) -> tuple[PolicyVersion, str | N
     return version, oldest
 
 
+DEMO_REQUESTER = "cli:dana"
+DEMO_APPROVER = "omar"
+
+
+def second_person_approves(action: str, target: str) -> bool:
+    """The demo's second privacy officer approves the open approval of ``action`` on
+    ``target`` (as a person would with ``cm approve``); False when there is none."""
+    approver = platform_config().identities()[DEMO_APPROVER]
+    with open_warehouse().begin() as connection:
+        waiting = open_approval(connection, action, target)
+        if waiting is None or waiting["state"] != "pending":
+            return False
+        decide(connection, waiting["approval_id"], approver, approve=True, reason="demo")
+    return True
+
+
 def _purge_with_override(
     context: DemoContext, tenant_id: str
 ) -> tuple[dg.ExecuteInProcessResult, bool]:
     """A purge of the tenant; when its circuit breaker refuses (as it should after the policy
-    change), a second run with an audited operator override. Returns the last run and whether
-    the breaker refused."""
+    change), an override asked for by a data engineer and approved by a privacy officer, and a
+    second run under it. Returns the last run and whether the breaker refused."""
     config: dict[str, Any] = {"tenant": tenant_id}
     first = run_job(
         "retention_purge_job",
@@ -211,10 +240,18 @@ def _purge_with_override(
         return first, False
     if not [e for e in first.get_asset_check_evaluations() if not e.passed]:
         raise DemoStepFailed(f"retention_purge_job failed (run {first.run_id})")
-    config.update(
-        override_reason="demo: first purge after shortening the recordings policy",
-        override_by="demo",
-    )
+    limits = {"max_tenant_share": 0.2, "max_plan_items": 250_000}
+    with open_warehouse().begin() as connection:
+        asked = ask_for_override(
+            connection,
+            tenant_id,
+            "demo: first purge after shortening the recordings policy",
+            DEMO_REQUESTER,
+            limits,
+        )
+    second_person_approves(BREAKER_OVERRIDE, override_target(tenant_id))
+    with open_warehouse().connect() as connection:
+        config.update(override_config(load_approval(connection, asked["approval_id"])))
     second = run_and_require(
         context,
         "retention_purge_job",
@@ -227,7 +264,8 @@ def _purge_with_override(
 def retention_states_hold_and_purge(context: DemoContext) -> str:
     """Retention states, then a policy change (recordings kept 1 day from today, an operator
     version) so the generated days fall due, a legal hold on one due call, and a purge: the
-    circuit breaker refuses the first attempt, an audited operator override lets it through."""
+    circuit breaker refuses the first attempt, an override approved by a second person lets it
+    through."""
     states = last_metadata(run_and_require(context, "retention_states_job"), "retention_states")
     version, held = _shorten_recordings_and_hold(RETENTION_DEMO_TENANT)
     result, refused = _purge_with_override(context, RETENTION_DEMO_TENANT)
@@ -239,7 +277,7 @@ def retention_states_hold_and_purge(context: DemoContext) -> str:
         f"retention: {states.get('artefacts', 0)} artefacts "
         f"({by_state.get('active', 0)} active, {by_state.get('due', 0)} due), "
         f"{states.get('due_next_30_days', 0)} due within 30 days; policy {version.id} "
-        f"(1 day) applied; {'breaker refused, override audited; ' if refused else ''}"
+        f"(1 day) applied; {'breaker refused, override approved by a second person; ' if refused else ''}"
         f"purged {proof.get('purged', 0)} artefacts ({proof.get('objects_deleted', 0)} objects), "
         f"{1 if held is not None else 0} held call kept; proof {proof.get('proof_path', '-')}"
     )

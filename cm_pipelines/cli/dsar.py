@@ -21,6 +21,8 @@ import click
 import sqlalchemy as sa
 
 from cm_pipelines.cli.command_context import (
+    acting_as,
+    actor_option,
     configured_tenants,
     open_object_store,
     open_warehouse,
@@ -98,8 +100,12 @@ def submit_request(
     }
 
 
-def run_request(request_id: str, *, instance: Any = None) -> dict[str, Any]:
-    """Launch the job for one request in this process and wait; returns what it produced."""
+def run_request(
+    request_id: str, *, instance: Any = None, actor: str | None = None
+) -> dict[str, Any]:
+    """Launch the job for one request in this process and wait; returns what it produced.
+    ``actor`` (``cli:NAME``) is tagged on the run: an erasure above the threshold asks a
+    second person to approve it in that name."""
     from cm_pipelines.dsar import key_handoff
 
     warehouse = open_warehouse()
@@ -109,7 +115,7 @@ def run_request(request_id: str, *, instance: Any = None) -> dict[str, Any]:
             record = load_request(connection, request_id)
         except DsarError as exc:
             raise click.ClickException(str(exc)) from None
-    tags = {REQUEST_TAG: request_id, "cm/trigger": "cli"}
+    tags = {REQUEST_TAG: request_id, "cm/trigger": "cli", "cm/actor": actor or operator_identity()}
     if record.request_type == "erasure":
         tags.update(exclusive_tenant_tags(record.tenant_id))
     with key_handoff.expect_key(request_id) as receiver:
@@ -185,11 +191,13 @@ def dsar_group() -> None:
 @click.option("--new-phone", default=None, help="Rectification: the corrected phone number.")
 @click.option("--new-name", "new_caller_name", default=None, help="Rectification: corrected name.")
 @click.option("--json", "as_json", is_flag=True, help="Print the request as JSON.")
+@actor_option("submit requests (privacy officer, support)")
 def submit_command(
     tenant, request_type, phones, emails, crm_ids, jurisdiction, received_at, new_email,
-    new_phone, new_caller_name, as_json,
+    new_phone, new_caller_name, as_json, actor,
 ) -> None:  # fmt: skip
     """Record a request (pending until verified); prints its id."""
+    identity = acting_as(actor, "dsar.submit")
     identifiers = (
         [("phone", value) for value in phones]
         + [("email", value) for value in emails]
@@ -204,6 +212,7 @@ def submit_command(
         new_email=new_email,
         new_phone=new_phone,
         new_caller_name=new_caller_name,
+        submitted_by=identity.actor,
     )
     if as_json:
         click.echo(json.dumps(result, sort_keys=True))
@@ -216,9 +225,15 @@ def submit_command(
 @click.option(
     "--method", required=True, help="How identity/authority was checked, e.g. id_document."
 )
-@click.option("--by", "verified_by", required=True, help="Who checked it (user id).")
+@click.option(
+    "--by",
+    "verified_by",
+    required=True,
+    help="Who checked it: an identity of the roles file (privacy officer, support).",
+)
 def verify_command(request_id: str, method: str, verified_by: str) -> None:
     """Record that the requester's identity or authority was verified."""
+    verified_by = acting_as(verified_by, "dsar.verify").name
     from cm_pipelines.domain.dsar.requests import RequestRefused, validate_verification
     from cm_pipelines.dsar.request_changes import verify_request
 
@@ -240,15 +255,17 @@ def verify_command(request_id: str, method: str, verified_by: str) -> None:
 @dsar_group.command("extend")
 @click.argument("request_id")
 @click.option("--reason", required=True, help="Why more time is needed (recorded).")
-def extend_command(request_id: str, reason: str) -> None:
+@actor_option("extend deadlines (privacy officer)")
+def extend_command(request_id: str, reason: str, actor: str | None) -> None:
     """Extend the statutory deadline once, where the jurisdiction allows it."""
+    identity = acting_as(actor, "dsar.extend")
     from cm_pipelines.dsar.request_changes import extend_request
 
     warehouse = open_warehouse()
     try:
         with warehouse.begin() as connection:
             record = extend_request(
-                connection, request_id, reason=reason, extended_by=operator_identity()
+                connection, request_id, reason=reason, extended_by=identity.actor
             )
     except DsarError as exc:
         raise click.ClickException(str(exc)) from None
@@ -260,9 +277,12 @@ def extend_command(request_id: str, reason: str) -> None:
 
 @dsar_group.command("run")
 @click.argument("request_id")
-def run_command(request_id: str) -> None:
-    """Fulfil a verified request now (the run shows in the UI) and wait for it."""
-    outcome = run_request(request_id)
+@actor_option("run requests (privacy officer)")
+def run_command(request_id: str, actor: str | None) -> None:
+    """Fulfil a verified request now (the run shows in the UI) and wait for it. An erasure
+    above CM_ERASURE_APPROVAL_THRESHOLD records stops for a second person's `cm approve`."""
+    identity = acting_as(actor, "dsar.run")
+    outcome = run_request(request_id, actor=identity.actor)
     if not outcome["success"]:
         raise click.ClickException(
             f"run {outcome['run_id']} failed: {outcome.get('error')} (request is {outcome['state']})"
@@ -292,11 +312,13 @@ def run_command(request_id: str) -> None:
     help="The private key file `cm dsar keypair` wrote; opens a key sealed by a run on another "
     "machine (CM_DSAR_KEY_RECIPIENT).",
 )
-def key_command(request_id: str, private_key_file: str | None) -> None:
+@actor_option("collect package keys (privacy officer)")
+def key_command(request_id: str, private_key_file: str | None, actor: str | None) -> None:
     """Collect, once, the key of a package built by a run launched outside ``cm dsar run``.
 
     The collection is audited before the key is removed and shown: a key never leaves without
     a trace, and a failed audit write loses no key."""
+    identity = acting_as(actor, "dsar.key")
     from cm_pipelines.domain.dsar.sealed_keys import SealedKeyError
     from cm_pipelines.dsar import key_handoff
 
@@ -326,7 +348,7 @@ def key_command(request_id: str, private_key_file: str | None) -> None:
             f"no uncollected key for {request_id} on this machine or in the object store "
             "(a key is shown once)"
         )
-    _audit_key_collected(request_id, how)
+    _audit_key_collected(request_id, how, identity.actor)
     if how == key_handoff.SEALED:
         key_handoff.discard_sealed_key(request_id, object_store)
     else:
@@ -334,7 +356,7 @@ def key_command(request_id: str, private_key_file: str | None) -> None:
     click.echo(key.hex())
 
 
-def _audit_key_collected(request_id: str, how: str) -> None:
+def _audit_key_collected(request_id: str, how: str, actor: str) -> None:
 
     with open_warehouse().begin() as connection:
         tenant_id = connection.execute(
@@ -342,7 +364,7 @@ def _audit_key_collected(request_id: str, how: str) -> None:
         ).scalar_one_or_none()
         append_audit(
             connection,
-            actor=operator_identity(),
+            actor=actor,
             action="dsar.export.key_collected",
             tenant_id=tenant_id,
             object_refs={"request_id": request_id},

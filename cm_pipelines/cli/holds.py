@@ -1,7 +1,9 @@
 """``cm hold add|release|list``: legal holds, written straight to the warehouse (audited).
 
 A hold keeps a call, a number or an address (with its whole lineage) out of purges and DSAR
-erasure. Output masks numbers and addresses; errors say what to fix and never echo a value.
+erasure. A privacy officer places it; releasing it takes two: ``cm hold release`` asks for
+the release and a second privacy officer completes it with ``cm approve``. Output masks
+numbers and addresses; errors say what to fix and never echo a value.
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ from typing import Any
 
 import click
 
+from cm_pipelines.access.approvals import ApprovalError, request_approval
 from cm_pipelines.cli.command_context import (
+    acting_as,
+    actor_option,
     mask_email,
     mask_phone,
     open_warehouse,
-    operator_identity,
     tenant_named,
 )
+from cm_pipelines.domain.operations.roles import HOLD_RELEASE
 from cm_pipelines.platform import settings
-from cm_pipelines.retention.holds import HoldRequestError, add_hold, release_hold
+from cm_pipelines.retention.holds import HoldRequestError, active_hold, add_hold
 from cm_pipelines.retention.inventory.legal_holds import load_holds
 
 
@@ -49,11 +54,10 @@ def hold_group() -> None:
 @click.option("--from", "from_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
 @click.option("--to", "to_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
 @click.option("--reason", required=True, help="Why (matter, ticket); stored, hashed in the audit.")
-@click.option(
-    "--actor", default=None, help="Who places the hold (default: login name); audited as cli:NAME."
-)
+@actor_option("place a hold (privacy officer)")
 def hold_add(tenant_id, call_id, phone, email, from_date, to_date, reason, actor) -> None:
     """Place a legal hold (call, phone or email scope, optional call-date bounds)."""
+    identity = acting_as(actor, "hold.add")
     tenant = tenant_named(tenant_id)
     warehouse = open_warehouse()
     try:
@@ -67,7 +71,7 @@ def hold_add(tenant_id, call_id, phone, email, from_date, to_date, reason, actor
                 from_date=_day(from_date),
                 to_date=_day(to_date),
                 reason=reason,
-                actor=operator_identity(actor),
+                actor=identity.actor,
                 hash_key=settings.identifier_hash_key(),
             )
     except HoldRequestError as exc:
@@ -78,18 +82,30 @@ def hold_add(tenant_id, call_id, phone, email, from_date, to_date, reason, actor
 @hold_group.command("release")
 @click.argument("hold_id")
 @click.option("--reason", required=True, help="Why the hold ends; stored, hashed in the audit.")
-@click.option(
-    "--actor", default=None, help="Who releases it (default: login name); audited as cli:NAME."
-)
+@actor_option("ask for a release (privacy officer)")
 def hold_release(hold_id: str, reason: str, actor: str | None) -> None:
-    """Release a legal hold: the next purge may take what it kept."""
+    """Ask for a legal hold's release; a second privacy officer completes it (`cm approve`),
+    and only then may the next purge take what it kept."""
+    identity = acting_as(actor, "hold.release")
     warehouse = open_warehouse()
     try:
         with warehouse.begin() as connection:
-            release_hold(connection, hold_id, reason=reason, actor=operator_identity(actor))
-    except HoldRequestError as exc:
+            hold = active_hold(connection, hold_id)
+            approval = request_approval(
+                connection,
+                action=HOLD_RELEASE,
+                target=hold_id,
+                tenant_id=hold["tenant_id"],
+                reason=reason,
+                requested_by=identity.actor,
+                details={"scope": hold["scope"]},
+            )
+    except (HoldRequestError, ApprovalError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"released {hold_id}")
+    click.echo(
+        f"release of {hold_id} waits for approval {approval['approval_id']}: a second privacy "
+        f"officer completes it with `cm approve {approval['approval_id']} --by NAME`"
+    )
 
 
 @hold_group.command("list")

@@ -7,7 +7,17 @@ import warnings
 import click
 import dagster as dg
 
-from cm_pipelines.cli import audit, demo, dncr, dsar, holds, project, retention, workers
+from cm_pipelines.cli import (
+    approvals,
+    audit,
+    demo,
+    dncr,
+    dsar,
+    holds,
+    project,
+    retention,
+    workers,
+)
 from cm_pipelines.cli.errors import RedactingGroup
 
 
@@ -20,7 +30,7 @@ def cm() -> None:
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 
-for module in (project, demo, dncr, dsar, holds, retention, audit, workers):
+for module in (project, demo, dncr, dsar, holds, retention, approvals, audit, workers):
     module.register(cm)
 
 

@@ -13,9 +13,10 @@ from typing import Any
 import click
 
 from cm_pipelines.cli.command_context import (
+    acting_as,
+    actor_option,
     configured_tenants,
     open_warehouse,
-    operator_identity,
     tenant_named,
 )
 from cm_pipelines.domain.retention.circuit_breaker import BreakerLimits
@@ -79,7 +80,10 @@ def retention_plan(
         click.echo("circuit breaker WOULD REFUSE this purge:")
         for reason in breaker["reasons"]:
             click.echo(f"  - {reason}")
-        click.echo("  (an operator override: cm retention purge --override-reason TEXT)")
+        click.echo(
+            "  (an override: cm retention purge --override-reason TEXT, then a second "
+            "privacy officer's cm approve)"
+        )
     else:
         click.echo("circuit breaker: would pass")
 
@@ -89,15 +93,12 @@ def retention_plan(
 @click.option(
     "--override-reason",
     default=None,
-    help="Override a tripped circuit breaker, saying why (stored on the plan, audited).",
+    help="Ask for an override of a tripped circuit breaker, saying why: nothing runs until a "
+    "second person approves it (cm approve), which then runs the purge.",
 )
 @click.option("--max-tenant-share", type=click.FloatRange(0, 1), default=0.2, show_default=True)
 @click.option("--max-plan-items", type=click.IntRange(0), default=250_000, show_default=True)
-@click.option(
-    "--actor",
-    default=None,
-    help="Who launches it (default: login name); tagged and audited as cli:NAME.",
-)
+@actor_option("purge (privacy officer, data engineer)")
 def retention_purge(
     tenant_id: str | None,
     override_reason: str | None,
@@ -107,31 +108,55 @@ def retention_purge(
 ) -> None:
     """Run retention_purge_job now (plan, guard, execute, prove); it resumes an unfinished plan
     of the same scope and refuses while another purge of an overlapping scope is running."""
+    from cm_pipelines.retention.override_approvals import ask_for_override
 
+    identity = acting_as(actor, "retention.override" if override_reason else "retention.purge")
     if tenant_id is not None:
         tenant_named(tenant_id)
-    open_warehouse()
-    who = operator_identity(actor)
-    config: dict[str, Any] = {
-        "tenant": tenant_id or "",
-        "max_tenant_share": max_tenant_share,
-        "max_plan_items": max_plan_items,
-    }
+    warehouse = open_warehouse()
+    limits = {"max_tenant_share": max_tenant_share, "max_plan_items": max_plan_items}
     if override_reason:
-        config.update(override_reason=override_reason, override_by=who)
-    result = run_job(
-        "retention_purge_job",
-        run_config={"ops": {"retention_purge_plan": {"config": config}}},
-        # the run queue keeps two purges of one tenant ('*': every tenant) apart
-        tags={"cm/actor": who, "cm/trigger": "cli", **exclusive_tenant_tags(tenant_id)},
-    )
-    summary = _run_summary(result)
-    for line in summary:
-        click.echo(line)
+        try:
+            with warehouse.begin() as connection:
+                approval = ask_for_override(
+                    connection, tenant_id, override_reason, identity.actor, limits
+                )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(
+            f"breaker override waits for approval {approval['approval_id']}: a second privacy "
+            f"officer runs the purge with `cm approve {approval['approval_id']} --by NAME`"
+        )
+        return
+    result = launch_purge(tenant_id, limits, identity.actor)
+    print_purge(result)
     if not result.success:
         raise click.ClickException(
             f"purge run {result.run_id} failed; open it in the UI (cm ui) for the step logs"
         )
+
+
+def launch_purge(
+    tenant_id: str | None,
+    limits: dict[str, Any],
+    actor: str,
+    *,
+    override: dict[str, str] | None = None,
+) -> Any:
+    """A run of retention_purge_job in this process (recorded in the instance, so in the UI);
+    ``override`` carries an approved breaker override (reason, requester, approval id)."""
+    config: dict[str, Any] = {"tenant": tenant_id or "", **limits, **(override or {})}
+    return run_job(
+        "retention_purge_job",
+        run_config={"ops": {"retention_purge_plan": {"config": config}}},
+        # the run queue keeps two purges of one tenant ('*': every tenant) apart
+        tags={"cm/actor": actor, "cm/trigger": "cli", **exclusive_tenant_tags(tenant_id)},
+    )
+
+
+def print_purge(result: Any) -> None:
+    for line in _run_summary(result):
+        click.echo(line)
 
 
 def _run_summary(result: Any) -> list[str]:

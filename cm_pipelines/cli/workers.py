@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from cm_pipelines.cli.command_context import acting_as, actor_option
 from cm_pipelines.platform.executors import (
     ExecutorConfigError,
     celery_executor_config,
@@ -120,12 +121,20 @@ def _echo_runs(runs: list[Any], executor: str) -> None:
 @click.option("--parallel", type=click.IntRange(1, 16), default=2, show_default=True)
 @click.option("--tag", "tags", multiple=True, help="KEY=VALUE tag on every run.")
 @click.option("--run-config", default=None, help=RUN_CONFIG_HELP)
+@actor_option("launch jobs (data engineer)")
 def backfill_command(
-    job_name: str, first: str, last: str, parallel: int, tags: tuple[str, ...], run_config: str
+    job_name: str,
+    first: str,
+    last: str,
+    parallel: int,
+    tags: tuple[str, ...],
+    run_config: str,
+    actor: str | None,
 ) -> None:
     """Runs from --from to --to through the deployment's executor, split as the job's backfill
     policy says: a run per call day for ingestion, one run for the range for call volumes."""
 
+    identity = acting_as(actor, "jobs.launch")
     executor = _check_executor()
     try:
         keys = partition_keys_between(job_name, first, last)
@@ -135,7 +144,7 @@ def backfill_command(
             instance=get_instance(),
             parallel_runs=parallel,
             run_config=_parse_run_config(run_config),
-            tags=_parse_tags(tags),
+            tags={**_parse_tags(tags), "cm/actor": identity.actor},
         )
     except LaunchError as exc:
         raise click.ClickException(str(exc)) from None
@@ -153,17 +162,20 @@ def backfill_command(
 )
 @click.option("--tag", "tags", multiple=True, help="KEY=VALUE tag on the run.")
 @click.option("--run-config", default=None, help=RUN_CONFIG_HELP)
+@actor_option("launch jobs (data engineer)")
 def launch_command(
     job_name: str,
     partition: str | None,
     exclusive_tenant: str | None,
     tags: tuple[str, ...],
     run_config: str | None,
+    actor: str | None,
 ) -> None:
     """Run one job now through the deployment's executor and wait for it."""
 
+    identity = acting_as(actor, "jobs.launch")
     executor = _check_executor()
-    run_tags = _parse_tags(tags)
+    run_tags = {**_parse_tags(tags), "cm/actor": identity.actor}
     if exclusive_tenant is not None:
         run_tags.update(exclusive_tenant_tags(exclusive_tenant))
     try:

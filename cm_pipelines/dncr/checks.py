@@ -13,11 +13,14 @@ The rules themselves live in ``cm_pipelines.dncr.refresh.candidate_checks``.
 # annotation at definition time and cannot resolve a string.
 import dagster as dg
 
+from cm_pipelines.dncr.evidence_in_force import registries_in_force, registries_in_use
 from cm_pipelines.dncr.refresh.candidate_checks import (
     CHECK_DESCRIPTIONS,
     CHECK_NAMES,
     judge_run_candidates,
 )
+from cm_pipelines.domain.operations.alerts import days_until_expiry, registries_expiring
+from cm_pipelines.platform import settings
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.warehouse import WarehouseResource
 
@@ -57,3 +60,43 @@ def dncr_registry_candidate_checks(
         raise dg.Failure(
             description="blocking registry check failed: " + " | ".join(judgement.failures)
         )
+
+
+PROMOTION_ASSET = "dncr_registry_promotion"
+
+
+@dg.asset_check(
+    asset=PROMOTION_ASSET,
+    description="Every registry a tenant washes against has a version in force whose evidence "
+    "stays valid beyond CM_ALERT_REGISTRY_EXPIRY_DAYS (default 5): warns before it expires, "
+    "fails once it has (washing then fails closed).",
+)
+def registry_evidence_in_force(
+    warehouse: WarehouseResource, platform_config: PlatformConfigResource
+) -> dg.AssetCheckResult:
+    within = settings.alert_registry_expiry_days()
+    used = registries_in_use(
+        platform_config.registries(),
+        (registry for tenant in platform_config.tenants() for registry in tenant.registries),
+    )
+    with warehouse.connect() as connection:
+        in_force = registries_in_force(connection, used)
+    expired, expiring = registries_expiring(in_force, within)
+    days_left = {r.registry_id: days_until_expiry(r) for r in in_force}
+    return dg.AssetCheckResult(
+        passed=not expired and not expiring,
+        severity=dg.AssetCheckSeverity.ERROR if expired else dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(expired)} registry(ies) expired or never loaded, {len(expiring)} expiring "
+            f"within {within} day(s)"
+        ),
+        metadata={
+            "registries": len(in_force),
+            "expired": len(expired),
+            "expiring": len(expiring),
+            "within_days": within,
+            "expired_registry_ids": dg.MetadataValue.json(expired),
+            "expiring_registry_ids": dg.MetadataValue.json(expiring),
+            "days_left": dg.MetadataValue.json(days_left),
+        },
+    )

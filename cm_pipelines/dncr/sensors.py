@@ -8,6 +8,7 @@ import dagster as dg
 
 from cm_pipelines.dncr.jobs import dncr_registry_refresh_job
 from cm_pipelines.dncr.run_config import refresh_run_config, source_fingerprints
+from cm_pipelines.platform.automation import sensor_status
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.object_store import ObjectStoreResource
 
@@ -16,6 +17,7 @@ from cm_pipelines.resources.object_store import ObjectStoreResource
     name="dncr_registry_source_sensor",
     job=dncr_registry_refresh_job,
     minimum_interval_seconds=300,
+    default_status=sensor_status(),
     description="Launches a registry refresh when files land in a registry's source folder.",
 )
 def dncr_registry_source_sensor(

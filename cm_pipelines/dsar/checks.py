@@ -1,8 +1,12 @@
 """The SLA check: fails while any open request is past its (extended) due date."""
 
+from collections import Counter
+
 import dagster as dg
 
+from cm_pipelines.domain.operations.alerts import Deadline, deadlines_ahead
 from cm_pipelines.dsar.sla import sla_rows
+from cm_pipelines.platform import settings
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.warehouse import WarehouseResource
 
@@ -23,5 +27,33 @@ def dsar_none_overdue(
             "overdue": len(overdue),
             "overdue_request_ids": dg.MetadataValue.json([row["request_id"] for row in overdue]),
             "most_days_overdue": -min((row["days_left"] for row in overdue), default=0),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="dsar_sla",
+    description="Warns while an open data-subject request is due within CM_ALERT_DSAR_DUE_DAYS "
+    "(default 7) days, so it is finished before it becomes overdue.",
+)
+def dsar_deadlines_ahead(
+    warehouse: WarehouseResource, platform_config: PlatformConfigResource
+) -> dg.AssetCheckResult:
+    within = settings.alert_dsar_due_days()
+    rows = sla_rows(warehouse, platform_config.tenants_by_id())
+    deadlines = [Deadline(r["request_id"], r["tenant_id"], r["days_left"]) for r in rows]
+    overdue, due_soon = deadlines_ahead(deadlines, within)
+    return dg.AssetCheckResult(
+        passed=not due_soon,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(due_soon)} open request(s) due within {within} day(s)",
+        metadata={
+            "due_soon": len(due_soon),
+            "overdue": len(overdue),
+            "within_days": within,
+            "due_soon_request_ids": dg.MetadataValue.json([d.request_id for d in due_soon]),
+            "due_soon_by_tenant": dg.MetadataValue.json(
+                dict(Counter(d.tenant_id for d in due_soon))
+            ),
         },
     )

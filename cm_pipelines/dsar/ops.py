@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 
+from cm_pipelines.dsar.erasure_approval import close_erasure_approval, erasure_gate
 from cm_pipelines.dsar.fulfil import dispatch
 from cm_pipelines.dsar.fulfil.complete import complete
 from cm_pipelines.dsar.fulfil.context import FulfilmentContext, FulfilmentError
@@ -26,6 +27,7 @@ from cm_pipelines.dsar.intake import identifiers_from, read_intake
 from cm_pipelines.dsar.request_records import DsarError, load_request
 from cm_pipelines.dsar.run_config import GATE_OP, REQUEST_TAG, DsarRunConfig, step_failure
 from cm_pipelines.platform import settings
+from cm_pipelines.platform.run_liveness import run_is_dead
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.object_purge import purge_objects
 from cm_pipelines.resources.object_store import ObjectStoreResource
@@ -102,9 +104,17 @@ def dsar_gate(
     return request_id
 
 
+def _launcher(context: dg.OpExecutionContext) -> str:
+    """Who started a run without a cm/actor tag: its sensor or schedule, else the launchpad."""
+    tags = context.run.tags
+    origin = tags.get("dagster/sensor_name") or tags.get("dagster/schedule_name") or "launchpad"
+    return f"dagster:{origin}"
+
+
 def _run_is_active(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Still fulfilling the request: not finished, and its process not known dead."""
     run = instance.get_run_by_id(run_id)
-    return run is not None and not run.is_finished
+    return run is not None and not run_is_dead(run)
 
 
 def _fulfilment(
@@ -165,7 +175,13 @@ def dsar_execute(
     fulfilment = _fulfilment(context, request_id, warehouse, object_store, platform_config)
     if fulfilment is not None:
         try:
+            approval_id = erasure_gate(
+                fulfilment,
+                requested_by=context.run.tags.get("cm/actor") or _launcher(context),
+                threshold=settings.erasure_approval_threshold(),
+            )
             dispatch.execute(fulfilment)
+            close_erasure_approval(fulfilment, approval_id)
         except FulfilmentError as exc:
             raise step_failure(str(exc), request_id=request_id) from None
         report = fulfilment.report

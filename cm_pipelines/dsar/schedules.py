@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from cm_pipelines.dsar.jobs import dsar_sla_job
+from cm_pipelines.platform.automation import schedule_status
 from cm_pipelines.platform.partitions import PLATFORM_TIMEZONE
 
 dsar_sla_schedule = dg.ScheduleDefinition(
@@ -12,5 +13,6 @@ dsar_sla_schedule = dg.ScheduleDefinition(
     job=dsar_sla_job,
     cron_schedule="5 * * * *",
     execution_timezone=PLATFORM_TIMEZONE,
+    default_status=schedule_status(),
     description="Hourly: open data-subject requests by days left; fails its check when overdue.",
 )

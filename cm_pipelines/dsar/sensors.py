@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from cm_pipelines.dsar.jobs import dsar_fulfillment_job
 from cm_pipelines.dsar.request_records import verified_requests
 from cm_pipelines.dsar.run_config import REQUEST_TAG, fulfilment_run_config
+from cm_pipelines.platform.automation import sensor_status
 from cm_pipelines.platform.run_tags import exclusive_tenant_tags
 from cm_pipelines.resources.warehouse import WarehouseResource
 
@@ -16,7 +17,7 @@ from cm_pipelines.resources.warehouse import WarehouseResource
     name="dsar_intake_sensor",
     job=dsar_fulfillment_job,
     minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=sensor_status(),
     description="Launches dsar_fulfillment_job once per verified request (run key = request id).",
 )
 def dsar_intake_sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):

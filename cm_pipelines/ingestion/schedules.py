@@ -7,6 +7,7 @@ import dagster as dg
 from cm_pipelines.domain.ingestion.call_volumes import contiguous_ranges
 from cm_pipelines.ingestion.jobs import call_ingestion_job, call_volumes_job
 from cm_pipelines.ingestion.volumes import stale_call_days
+from cm_pipelines.platform.automation import schedule_status
 from cm_pipelines.platform.partitions import PLATFORM_TIMEZONE
 from cm_pipelines.platform.run_tags import partition_range_tags
 from cm_pipelines.resources.warehouse import WarehouseResource
@@ -16,6 +17,7 @@ call_ingestion_schedule = dg.build_schedule_from_partitioned_job(
     name="call_ingestion_schedule",
     hour_of_day=1,
     minute_of_hour=15,
+    default_status=schedule_status(),
     description="Ingests the previous call day after the PBXs rotate their CDR files.",
 )
 
@@ -25,6 +27,7 @@ call_ingestion_schedule = dg.build_schedule_from_partitioned_job(
     job=call_volumes_job,
     cron_schedule="30 5 * * *",
     execution_timezone=PLATFORM_TIMEZONE,
+    default_status=schedule_status(),
     description="Nightly recount of the call days whose volumes the night's purges and erasures "
     "changed (or never counted): one run per stretch of consecutive days.",
 )

@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from cm_pipelines.platform import settings
+from cm_pipelines.platform.run_liveness import process_tags
 
 
 def instance_template() -> Path:
@@ -79,6 +80,7 @@ def run_job(
         instance=instance or get_instance(),
         partition_key=partition_key,
         run_config=config,
-        tags=dict(tags or {}),
+        # the whole run executes in this process: a later run can tell if it was killed
+        tags={**process_tags(), **dict(tags or {})},
         raise_on_error=raise_on_error,
     )

@@ -103,3 +103,40 @@ def identifier_hash_key() -> bytes:
             with os.fdopen(descriptor, "w") as handle:
                 handle.write(secrets.token_hex(32))
     return bytes.fromhex(path.read_text().strip())
+
+
+def _days_setting(name: str, default: int) -> int:
+    value = str(dg.EnvVar(name).get_value(default="") or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 0 <= int(value) <= 366:
+        raise SettingError(f"{name} must be a whole number of days from 0 to 366")
+    return int(value)
+
+
+def alert_dsar_due_days() -> int:
+    """``CM_ALERT_DSAR_DUE_DAYS`` (default 7): a DSAR due within this many days is flagged."""
+    return _days_setting("CM_ALERT_DSAR_DUE_DAYS", 7)
+
+
+def alert_registry_expiry_days() -> int:
+    """``CM_ALERT_REGISTRY_EXPIRY_DAYS`` (default 5): registry evidence that stops being valid
+    within this many days is flagged."""
+    return _days_setting("CM_ALERT_REGISTRY_EXPIRY_DAYS", 5)
+
+
+def roles_file() -> Path:
+    """``CM_ROLES_FILE``: identities and their roles (default: the demo's, in the package)."""
+    default = str(PACKAGE_DIR / "config" / "roles.yaml")
+    return Path(str(dg.EnvVar("CM_ROLES_FILE").get_value(default=default)))
+
+
+def erasure_approval_threshold() -> int:
+    """``CM_ERASURE_APPROVAL_THRESHOLD`` (default 50): an erasure planned to remove more
+    records waits for a second approver."""
+    value = str(dg.EnvVar("CM_ERASURE_APPROVAL_THRESHOLD").get_value(default="") or "").strip()
+    if not value:
+        return 50
+    if not value.isdigit():
+        raise SettingError("CM_ERASURE_APPROVAL_THRESHOLD must be a whole number of records")
+    return int(value)

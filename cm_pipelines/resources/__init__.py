@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cm_pipelines.resources.alerts import AlertDeliveryResource
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.io_storage import ObjectStoreIOManager, io_manager_resources
 from cm_pipelines.resources.object_store import ObjectStoreResource
@@ -19,11 +20,13 @@ def default_resources() -> dict[str, Any]:
         "warehouse": WarehouseResource(),
         "object_store": object_store,
         "platform_config": PlatformConfigResource(),
+        "alerts": AlertDeliveryResource(),
         **io_manager_resources(object_store),
     }
 
 
 __all__ = [
+    "AlertDeliveryResource",
     "ObjectStoreIOManager",
     "ObjectStoreResource",
     "PlatformConfigResource",

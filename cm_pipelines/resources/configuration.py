@@ -11,6 +11,7 @@ import yaml
 from pydantic import Field
 
 from cm_pipelines.domain.dncr.registries import Registry, check_tenant_registries, parse_registries
+from cm_pipelines.domain.operations.roles import Identity, parse_roles
 from cm_pipelines.domain.tenants import ConfigError, Tenant, parse_tenants
 from cm_pipelines.platform import settings
 
@@ -59,3 +60,11 @@ class PlatformConfigResource(dg.ConfigurableResource):
         registries = parse_registries(read_yaml(path), source=path.name)
         check_tenant_registries(self.tenants(), registries, source=self.tenants_path().name)
         return registries
+
+    def roles_path(self) -> Path:
+        return settings.roles_file()
+
+    def identities(self) -> dict[str, Identity]:
+        """Identities by name from the roles file (``CM_ROLES_FILE``), validated."""
+        path = self.roles_path()
+        return parse_roles(read_yaml(path), source=path.name)

@@ -4,7 +4,7 @@
 date, deciding policy version and basis. The purge is three assets and one blocking check in
 one job (``retention_purge_job``): the plan stores the manifest, the guard check
 (``retention.checks``) blocks the run unless nothing planned is held or not yet due and
-the circuit breaker holds (or an audited operator override is given), then execution deletes in
+the circuit breaker holds (or an override a second person approved is given), then execution deletes in
 batches and the proof step writes the proof-of-deletion manifest. The logic lives in
 ``retention.purge`` and ``retention.daily_states``; these assets wire it to resources and report
 counts.
@@ -14,14 +14,18 @@ Purges are split by tenant: the nightly schedule requests one run per tenant, ta
 claims and scope locks refuse an overlapping run that gets past the queue anyway.
 """
 
+from dataclasses import replace
+
 import dagster as dg
 
+from cm_pipelines.access.approvals import ApprovalError
 from cm_pipelines.platform import settings
 from cm_pipelines.resources.configuration import PlatformConfigResource, file_sha256
 from cm_pipelines.resources.object_store import ObjectStoreResource
 from cm_pipelines.resources.warehouse import WarehouseResource
 from cm_pipelines.retention.current_states import today_utc
 from cm_pipelines.retention.daily_states import record_states, summarise_states
+from cm_pipelines.retention.override_approvals import approved_override, close_override
 from cm_pipelines.retention.policy_versions import sync_policy_versions
 from cm_pipelines.retention.purge.execute import execute_plan
 from cm_pipelines.retention.purge.plan import prepare_plan
@@ -98,6 +102,15 @@ def retention_purge_plan(
     resumed instead (same items, those now held or no longer due withdrawn)."""
     warehouse.assert_schema_current()
     purge = purge_settings(config, dict(context.run.tags))
+    if purge.override_reason:  # only under a second person's approval, whoever launched it
+        try:
+            with warehouse.connect() as connection:
+                approval = approved_override(
+                    connection, config.override_approval, purge.tenant_id, purge.override_reason
+                )
+        except ApprovalError as exc:
+            raise dg.Failure(description=f"override refused: {exc}", allow_retries=False) from None
+        purge = replace(purge, override_by=str(approval["requested_by"]))
     try:
         outcome = prepare_plan(
             warehouse,
@@ -111,6 +124,9 @@ def retention_purge_plan(
         )
     except PurgeRefused as exc:
         raise dg.Failure(description=str(exc)) from exc
+    if purge.override_reason:
+        with warehouse.begin() as connection:
+            close_override(connection, config.override_approval, context.run.run_id)
     if outcome.resumed:
         context.log.info(
             f"resuming purge plan {outcome.plan_id} ({outcome.status}); "

@@ -4,7 +4,12 @@ It re-derives each pending item's state from the warehouse now (a hold added aft
 policy lengthened, a bug in planning would all show) and applies the circuit breaker to the
 plan's per-tenant shares and size. An operator override (run config with a reason) lets a
 tripped breaker pass and is audited; held or not-yet-due items are never overridable.
+
+A refusal records the check result, then fails the step with the one-line reason, so the run's
+failure message in the UI says why (not only that a blocking check failed).
 """
+
+from collections.abc import Iterator
 
 import dagster as dg
 
@@ -14,10 +19,11 @@ from cm_pipelines.retention.purge.guard import guard_plan
 from cm_pipelines.retention.purge.plan_records import plan_for_run
 
 
-@dg.asset_check(asset="retention_purge_plan", blocking=True)
+# Dagster runs a check that yields its result and then raises; its type hints only name `return`.
+@dg.asset_check(asset="retention_purge_plan", blocking=True)  # type: ignore[arg-type]
 def retention_purge_guard(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
+) -> Iterator[dg.AssetCheckResult]:
     """Nothing planned is held or younger than its policy, and no tenant loses more than the
     configured share (default 20%) nor the plan exceeds its ceiling, unless overridden."""
     plan = plan_for_run(warehouse, context.run.run_id)
@@ -27,14 +33,16 @@ def retention_purge_guard(
         hash_key=settings.identifier_hash_key(),
         run_id=context.run.run_id,
     )
+    reason = (
+        f"purge plan {outcome.plan_id} refused: {outcome.held} held, {outcome.not_due} "
+        f"not due, breaker: {'; '.join(outcome.breaker.reasons) or 'ok'}"
+    )
     if not outcome.passed:
-        context.log.error(
-            f"purge plan {outcome.plan_id} refused: {outcome.held} held, {outcome.not_due} "
-            f"not due, breaker: {'; '.join(outcome.breaker.reasons) or 'ok'}"
-        )
-    return dg.AssetCheckResult(
+        context.log.error(reason)
+    yield dg.AssetCheckResult(
         passed=outcome.passed,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=reason if not outcome.passed else f"purge plan {outcome.plan_id} may proceed",
         metadata={
             "plan_id": outcome.plan_id,
             "pending_items": outcome.pending,
@@ -47,3 +55,5 @@ def retention_purge_guard(
             "override_used": outcome.overridden,
         },
     )
+    if not outcome.passed:
+        raise dg.Failure(description=reason, allow_retries=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -119,9 +120,8 @@ def add_hold(
     return hold_id
 
 
-def release_hold(connection: sa.Connection, hold_id: str, *, reason: str, actor: str) -> None:
-    """Release a hold: from now on it covers nothing (the row and its history stay)."""
-    text = _reason(reason)
+def active_hold(connection: sa.Connection, hold_id: str) -> dict[str, Any]:
+    """The hold ``hold_id``, refused when it does not exist or is already released."""
     row = (
         connection.execute(sa.select(legal_holds).where(legal_holds.c.hold_id == hold_id))
         .mappings()
@@ -131,6 +131,21 @@ def release_hold(connection: sa.Connection, hold_id: str, *, reason: str, actor:
         raise HoldRequestError(f"no legal hold {hold_id}: see `cm hold list`")
     if row["released_at"] is not None:
         raise HoldRequestError(f"legal hold {hold_id} is already released")
+    return dict(row)
+
+
+def release_hold(
+    connection: sa.Connection,
+    hold_id: str,
+    *,
+    reason: str,
+    actor: str,
+    approved: Mapping[str, Any] | None = None,
+) -> None:
+    """Release a hold: from now on it covers nothing (the row and its history stay).
+    ``approved`` is the second person's approval it was released under (named in the audit)."""
+    text = _reason(reason)
+    row = active_hold(connection, hold_id)
     now = datetime.now(UTC)
     connection.execute(
         sa.update(legal_holds)
@@ -143,5 +158,13 @@ def release_hold(connection: sa.Connection, hold_id: str, *, reason: str, actor:
         action="legal_hold.released",
         tenant_id=row["tenant_id"],
         object_refs={"hold_id": hold_id},
-        details={"scope": row["scope"], "reason_sha256": _sha256(text)},
+        details={
+            "scope": row["scope"],
+            "reason_sha256": _sha256(text),
+            **(
+                {"approval_id": approved["approval_id"], "approved_by": approved["decided_by"]}
+                if approved
+                else {}
+            ),
+        },
     )

@@ -23,7 +23,12 @@ class RetentionPurgeConfig(dg.Config):
         description="Operator override of the circuit breaker: why. Stored on the plan, audited.",
     )
     override_by: str = Field(
-        default="", description="Who overrides (defaults to the cm/actor tag)."
+        default="", description="Who asked for the override (set from its approval)."
+    )
+    override_approval: str = Field(
+        default="",
+        description="The approved approval (cm approve) an override runs under; an override "
+        "without one is refused.",
     )
     max_tenant_share: float = Field(
         default=DEFAULT_MAX_TENANT_SHARE,

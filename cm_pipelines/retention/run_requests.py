@@ -1,10 +1,11 @@
 """How purge runs are asked for: one run per tenant, never beside a purge still in flight,
-and claims of runs the instance knows have ended lapse at once."""
+and claims of runs the instance knows have ended (or whose process died) lapse at once."""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from cm_pipelines.platform.run_liveness import run_is_dead
 from cm_pipelines.platform.run_tags import ALL_TENANTS, EXCLUSIVE_TENANT_TAG, exclusive_tenant_tags
 from cm_pipelines.retention.purge.claims import ClaimPolicy
 
@@ -18,11 +19,11 @@ IN_FLIGHT_STATUSES = [
 
 
 def claim_policy(instance: dg.DagsterInstance) -> ClaimPolicy:
-    """Claims of runs this instance knows have ended lapse at once (no waiting out the TTL)."""
+    """Claims of runs this instance knows have ended, or whose process is known dead (a
+    SIGKILLed ``cm retention purge``), lapse at once (no waiting out the TTL)."""
 
     def holder_finished(run_id: str) -> bool:
-        run = instance.get_run_by_id(run_id)
-        return run is not None and run.is_finished
+        return run_is_dead(instance.get_run_by_id(run_id))
 
     return ClaimPolicy(holder_finished=holder_finished)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from cm_pipelines.platform.automation import schedule_status
 from cm_pipelines.platform.partitions import PLATFORM_TIMEZONE
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.retention.jobs import retention_purge_job, retention_states_job
@@ -14,6 +15,7 @@ retention_states_schedule = dg.ScheduleDefinition(
     job=retention_states_job,
     cron_schedule="0 5 * * *",
     execution_timezone=PLATFORM_TIMEZONE,
+    default_status=schedule_status(),
     description="Daily retention states and 7/30-day forecasts, after the night's purge.",
 )
 
@@ -23,6 +25,7 @@ retention_states_schedule = dg.ScheduleDefinition(
     job=retention_purge_job,
     cron_schedule="30 2 * * *",
     execution_timezone=PLATFORM_TIMEZONE,
+    default_status=schedule_status(),
     description="Nightly guarded purge, one run per tenant (cm/exclusive_tenant); a tenant whose "
     "previous purge is still in flight is skipped.",
 )

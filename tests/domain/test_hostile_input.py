@@ -315,8 +315,19 @@ BASELINES: dict[tuple[str, ...], list[str]] = {
         "0491570156",
         "--jurisdiction",
         "au",
+        "--actor",
+        "priya",
     ],  # fmt: skip
-    ("hold", "add"): ["--tenant", "acme-au", "--call", "1763630102.421", "--reason", "matter 12"],
+    ("hold", "add"): [
+        "--tenant",
+        "acme-au",
+        "--call",
+        "1763630102.421",
+        "--reason",
+        "matter 12",
+        "--actor",
+        "priya",
+    ],  # fmt: skip
 }
 """Valid arguments for commands whose interesting checks run only after others pass."""
 
@@ -438,8 +449,10 @@ def test_a_hostile_hold_reason_is_stored_verbatim_and_listed_safely(project) -> 
     reason = "matter 7'); DELETE FROM legal_holds; --\x1b[31m red"
     runner = CliRunner()
     added = runner.invoke(
-        cm, ["hold", "add", "--tenant", "acme-au", "--call", "1763630102.421", "--reason", reason]
-    )
+        cm,
+        ["hold", "add", "--tenant", "acme-au", "--call", "1763630102.421", "--reason", reason,
+         "--actor", "priya"],
+    )  # fmt: skip
     assert added.exit_code == 0, added.output
     with project.connect() as connection:
         stored = connection.execute(sa.text("SELECT reason FROM legal_holds")).scalars().all()

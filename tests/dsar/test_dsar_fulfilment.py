@@ -197,20 +197,26 @@ def test_on_other_machines_the_key_is_sealed_to_the_privacy_team_and_opened_once
     ]
     assert execute_output["key_delivery"].value == "sealed"
 
-    no_private = runner.invoke(cm, ["dsar", "key", request_id])
+    no_private = runner.invoke(cm, ["dsar", "key", request_id, "--actor", "priya"])
     assert no_private.exit_code != 0 and "--private-key" in no_private.output
     wrong_file = tmp_path / "someone-else.key"
     assert runner.invoke(cm, ["dsar", "keypair", "--out", str(wrong_file)]).exit_code == 0
-    wrong = runner.invoke(cm, ["dsar", "key", request_id, "--private-key", str(wrong_file)])
+    wrong = runner.invoke(
+        cm, ["dsar", "key", request_id, "--private-key", str(wrong_file), "--actor", "priya"]
+    )
     assert wrong.exit_code != 0 and "does not open" in wrong.output
     assert object_store.exists(sealed_path)  # a failed attempt loses nothing
 
-    opened = runner.invoke(cm, ["dsar", "key", request_id, "--private-key", str(private_file)])
+    opened = runner.invoke(
+        cm, ["dsar", "key", request_id, "--private-key", str(private_file), "--actor", "priya"]
+    )
     assert opened.exit_code == 0, opened.output
     key = bytes.fromhex(opened.stdout.strip())
     decrypt_package(object_store.read_bytes(export["object_path"]), key)
     assert not object_store.exists(sealed_path)
-    twice = runner.invoke(cm, ["dsar", "key", request_id, "--private-key", str(private_file)])
+    twice = runner.invoke(
+        cm, ["dsar", "key", request_id, "--private-key", str(private_file), "--actor", "priya"]
+    )
     assert twice.exit_code != 0 and "shown once" in twice.output
     [collected] = [
         entry
@@ -761,7 +767,19 @@ def test_cli_submit_verify_extend_run_status(local_resources, world, monkeypatch
     person = subject(world, "beta-us")
     runner = CliRunner()
     refused = runner.invoke(
-        cm, ["dsar", "submit", "--tenant", "nope", "--type", "access", "--phone", "12"]
+        cm,
+        [
+            "dsar",
+            "submit",
+            "--tenant",
+            "nope",
+            "--type",
+            "access",
+            "--phone",
+            "12",
+            "--actor",
+            "sam",
+        ],
     )
     assert refused.exit_code != 0 and "unknown tenant" in refused.output
     submitted = runner.invoke(
@@ -776,21 +794,25 @@ def test_cli_submit_verify_extend_run_status(local_resources, world, monkeypatch
             "--phone",
             person["e164"],
             "--json",
+            "--actor",
+            "sam",
         ],
     )
     assert submitted.exit_code == 0, submitted.output
     request_id = json.loads(submitted.output)["request_id"]
-    unverified = runner.invoke(cm, ["dsar", "run", request_id])
+    unverified = runner.invoke(cm, ["dsar", "run", request_id, "--actor", "priya"])
     assert unverified.exit_code != 0 and "not verified" in unverified.output
     assert (
         runner.invoke(
-            cm, ["dsar", "verify", request_id, "--method", "id_document", "--by", "ops"]
+            cm, ["dsar", "verify", request_id, "--method", "id_document", "--by", "sam"]
         ).exit_code
         == 0
     )
-    extended = runner.invoke(cm, ["dsar", "extend", request_id, "--reason", "complex request"])
+    extended = runner.invoke(
+        cm, ["dsar", "extend", request_id, "--reason", "complex request", "--actor", "priya"]
+    )
     assert extended.exit_code == 0, extended.output
-    ran = runner.invoke(cm, ["dsar", "run", request_id])
+    ran = runner.invoke(cm, ["dsar", "run", request_id, "--actor", "priya"])
     assert ran.exit_code == 0, ran.output
     key_lines = [line for line in ran.output.splitlines() if line.startswith("key:")]
     assert len(key_lines) == 1 and len(key_lines[0].split()[1]) == 64

@@ -117,7 +117,7 @@ def test_a_volume_backfill_is_one_run_over_the_range(monkeypatch: pytest.MonkeyP
     engine.dispose()
 
     result = CliRunner().invoke(
-        cm, ["backfill", "call_volumes_job", "--from", DAYS[0], "--to", DAYS[-1]]
+        cm, ["backfill", "call_volumes_job", "--from", DAYS[0], "--to", DAYS[-1], "--actor", "dana"]
     )
     assert result.exit_code == 0, result.output
     [run] = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
@@ -138,7 +138,7 @@ def test_a_volume_backfill_is_one_run_over_the_range(monkeypatch: pytest.MonkeyP
 
     # the same range again: the same rows, nothing doubled
     again = CliRunner().invoke(
-        cm, ["backfill", "call_volumes_job", "--from", DAYS[0], "--to", DAYS[-1]]
+        cm, ["backfill", "call_volumes_job", "--from", DAYS[0], "--to", DAYS[-1], "--actor", "dana"]
     )
     assert again.exit_code == 0, again.output
     pd.testing.assert_frame_equal(

@@ -179,6 +179,8 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
                 days[-1],
                 "--parallel",
                 "2",
+                "--actor",
+                "dana",
             ],
             env,
         )
@@ -190,6 +192,8 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
                 "dsar_fulfillment_job",
                 "--run-config",
                 json.dumps(fulfilment_run_config(request_id)),
+                "--actor",
+                "dana",
             ],
             env,
         )
@@ -227,6 +231,8 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
                     PURGED_TENANT,
                     "--run-config",
                     json.dumps(PURGE_CONFIG),
+                    "--actor",
+                    "dana",
                 ],
                 env,
             ),
@@ -288,7 +294,16 @@ def test_backfill_and_purge_on_two_celery_workers_match_an_in_process_run(
     sealed_path = key_handoff.sealed_key_path(request_id)
     assert bucket.exists(sealed_path)
     collected = subprocess.run(
-        [CM_EXECUTABLE, "dsar", "key", request_id, "--private-key", str(private_key_file)],
+        [
+            CM_EXECUTABLE,
+            "dsar",
+            "key",
+            request_id,
+            "--private-key",
+            str(private_key_file),
+            "--actor",
+            "priya",
+        ],
         env=env,
         capture_output=True,
         text=True,

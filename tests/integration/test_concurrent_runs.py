@@ -92,7 +92,14 @@ def test_two_runs_of_one_call_day_at_once_leave_one_clean_copy(
             for slice_bytes in ("1", ""):  # a slice per tenant; the whole day in one slice
                 runs.append(
                     start_cm(
-                        ["launch", "call_ingestion_job", "--partition", str(DAY)],
+                        [
+                            "launch",
+                            "call_ingestion_job",
+                            "--partition",
+                            str(DAY),
+                            "--actor",
+                            "dana",
+                        ],
                         env | {"CM_INGEST_SLICE_BYTES": slice_bytes},
                     )
                 )

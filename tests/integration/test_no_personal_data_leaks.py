@@ -166,6 +166,53 @@ def _run_jobs_the_demo_skipped(instance: dg.DagsterInstance) -> set[str]:
     return launched
 
 
+def _alerts_sent(instance, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every alert the demo's runs and checks give rise to, received by a real SMTP server on
+    loopback: the breaker the demo trips, DSAR deadlines, registry evidence, stale assets."""
+    from aiosmtpd.controller import Controller
+    from dagster._core.events import DagsterEventType
+
+    from cm_pipelines.operations.sensors import (
+        operations_check_alert_sensor,
+        operations_run_failure_alerts,
+    )
+    from cm_pipelines.resources import AlertDeliveryResource
+    from tests.operations.conftest import SmtpSink, free_port
+
+    sink = SmtpSink(port=free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        for name, value in {
+            "CM_ALERT_SMTP_HOST": "127.0.0.1",
+            "CM_ALERT_SMTP_PORT": str(sink.port),
+            "CM_ALERT_EMAIL_FROM": "alerts@cm.test",
+            "CM_ALERT_EMAIL_TO": "privacy@cm.test",
+        }.items():
+            monkeypatch.setenv(name, value)
+        resources = {"alerts": AlertDeliveryResource()}
+        failed = [r for r in instance.get_runs() if r.status == dg.DagsterRunStatus.FAILURE]
+        assert failed, "the demo failed no run (its breaker should refuse one purge)"
+        for run in failed:
+            [event] = instance.all_logs(run.run_id, of_type=DagsterEventType.RUN_FAILURE)
+            operations_run_failure_alerts(
+                dg.build_run_status_sensor_context(
+                    sensor_name="operations_run_failure_alerts",
+                    dagster_instance=instance,
+                    dagster_run=run,
+                    dagster_event=event.dagster_event,
+                    resources=resources,
+                ).for_run_failure()
+            )
+        operations_check_alert_sensor(
+            dg.build_sensor_context(instance=instance, resources=resources)
+        )
+    finally:
+        controller.stop()
+    assert len(sink.envelopes) >= len(failed)
+    return [(f"alert email {n}", e.content.decode()) for n, e in enumerate(sink.envelopes)]
+
+
 def test_a_full_demo_leaves_no_identifier_or_secret_where_dagster_records(
     production_shaped_platform: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
@@ -213,6 +260,7 @@ def test_a_full_demo_leaves_no_identifier_or_secret_where_dagster_records(
     assert scanner.hits(json.dumps({"msg": production_shaped_platform["aws_secret_access_key"]}))
 
     sources = list(_event_texts(instance))
+    sources += _alerts_sent(instance, monkeypatch)
     home = settings.dagster_home()
     files = list(_file_texts(home))
     console = capfd.readouterr()

@@ -255,8 +255,17 @@ def test_one_tenants_jobs_never_touch_another_tenants_records_of_the_same_person
     purge = run_job(
         "retention_purge_job", run_config={"ops": {"retention_purge_plan": {"config": config}}}
     )
-    if not purge.success:  # the circuit breaker: an audited override, as an operator would
-        config.update(override_reason="isolation test", override_by="test")
+    if not purge.success:  # the circuit breaker: an approved override, as operators would
+        from cm_pipelines.access.approvals import decide
+        from cm_pipelines.resources import PlatformConfigResource
+        from cm_pipelines.retention.override_approvals import ask_for_override, override_config
+
+        limits = {"max_tenant_share": 0.2, "max_plan_items": 250_000}
+        with warehouse.begin() as connection:
+            approval = ask_for_override(connection, A, "isolation test", "cli:dana", limits)
+            approver = PlatformConfigResource().identities()["priya"]
+            approval = decide(connection, approval["approval_id"], approver, approve=True)
+        config.update(override_config(approval))
         purge = _run(
             "retention_purge_job", run_config={"ops": {"retention_purge_plan": {"config": config}}}
         )

@@ -167,14 +167,28 @@ def test_commands_say_what_to_fix(monkeypatch) -> None:
 
     monkeypatch.setenv("CM_EXECUTOR", "in_process")
     result = runner.invoke(
-        cm, ["backfill", "call_ingestion_job", "--from", "2026-02-02", "--to", "2026-01-01"]
+        cm,
+        [
+            "backfill",
+            "call_ingestion_job",
+            "--from",
+            "2026-02-02",
+            "--to",
+            "2026-01-01",
+            "--actor",
+            "dana",
+        ],
     )
     assert result.exit_code != 0 and "reversed" in result.output
-    result = runner.invoke(cm, ["launch", "no_such_job"])
+    result = runner.invoke(cm, ["launch", "no_such_job", "--actor", "dana"])
     assert result.exit_code != 0 and "unknown job" in result.output
-    result = runner.invoke(cm, ["launch", "tenants_sync_job", "--tag", "no-equals-sign"])
+    result = runner.invoke(
+        cm, ["launch", "tenants_sync_job", "--tag", "no-equals-sign", "--actor", "dana"]
+    )
     assert result.exit_code != 0 and "KEY=VALUE" in result.output
-    result = runner.invoke(cm, ["launch", "tenants_sync_job", "--run-config", "[1]"])
+    result = runner.invoke(
+        cm, ["launch", "tenants_sync_job", "--run-config", "[1]", "--actor", "dana"]
+    )
     assert result.exit_code != 0 and "JSON object" in result.output
 
 
@@ -185,17 +199,47 @@ def test_distributed_executors_warn_when_outputs_stay_on_one_machine(monkeypatch
     monkeypatch.setenv("CM_EXECUTOR", "k8s")
     monkeypatch.delenv("CM_IO_STORAGE", raising=False)
     result = runner.invoke(
-        cm, ["backfill", "call_ingestion_job", "--from", "2026-02-02", "--to", "2026-01-01"]
+        cm,
+        [
+            "backfill",
+            "call_ingestion_job",
+            "--from",
+            "2026-02-02",
+            "--to",
+            "2026-01-01",
+            "--actor",
+            "dana",
+        ],
     )
     assert "CM_IO_STORAGE=object_store" in result.stderr
     monkeypatch.setenv("CM_IO_STORAGE", "object_store")
     result = runner.invoke(
-        cm, ["backfill", "call_ingestion_job", "--from", "2026-02-02", "--to", "2026-01-01"]
+        cm,
+        [
+            "backfill",
+            "call_ingestion_job",
+            "--from",
+            "2026-02-02",
+            "--to",
+            "2026-01-01",
+            "--actor",
+            "dana",
+        ],
     )
     assert "CM_IO_STORAGE" not in result.stderr and "reversed" in result.output
     monkeypatch.setenv("CM_EXECUTOR", "in_process")
     monkeypatch.delenv("CM_IO_STORAGE")
     result = runner.invoke(
-        cm, ["backfill", "call_ingestion_job", "--from", "2026-02-02", "--to", "2026-01-01"]
+        cm,
+        [
+            "backfill",
+            "call_ingestion_job",
+            "--from",
+            "2026-02-02",
+            "--to",
+            "2026-01-01",
+            "--actor",
+            "dana",
+        ],
     )
     assert "warning" not in result.stderr

@@ -376,7 +376,7 @@ def test_default_and_filesystem_leave_dagsters_io_manager_alone(monkeypatch) -> 
     assert "io_manager" not in default_resources()
     monkeypatch.setenv(IO_STORAGE_ENV, "filesystem")
     assert "io_manager" not in default_resources()
-    assert set(default_resources()) == {"warehouse", "object_store", "platform_config"}
+    assert set(default_resources()) == {"warehouse", "object_store", "platform_config", "alerts"}
 
 
 def test_object_store_adds_the_manager_on_the_same_store(monkeypatch) -> None:
@@ -433,7 +433,7 @@ def test_commands_refuse_an_unknown_value_before_starting_anything(monkeypatch) 
 
     monkeypatch.setattr("os.execvpe", no_exec)
     runner = CliRunner()
-    for args in (["worker", "--name", "a"], ["launch", "tenants_sync_job"]):
+    for args in (["worker", "--name", "a"], ["launch", "tenants_sync_job", "--actor", "dana"]):
         result = runner.invoke(cm, args)
         assert result.exit_code != 0
         assert f"{IO_STORAGE_ENV} must be one of filesystem, object_store" in result.output

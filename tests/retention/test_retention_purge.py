@@ -368,8 +368,22 @@ def test_the_circuit_breaker_refuses_then_an_audited_override_proceeds(resources
     assert shares["acme-au"] > 0.2 and shares["beta-us"] > 0.2
 
     reason = "first purge after onboarding a year of backlog (ticket OPS-7)"
-    approved = run_purge(resources, purge_config(override_reason=reason, override_by="ops-lead"))
+    # an override without a second person's approval is refused before anything is planned
+    unapproved = run_purge(resources, purge_config(override_reason=reason, override_by="ops-lead"))
+    assert not unapproved.success
+    assert all(store_has(resources, call) for call in seeded["old"])
+    approval_id = approve_override(resources, reason, requested_by="ops-lead", approver="omar")
+    approved = run_purge(
+        resources,
+        purge_config(override_reason=reason, override_by="ops-lead", override_approval=approval_id),
+    )
     assert approved.success
+    # the approval is used once: a second run under it is refused
+    again = run_purge(
+        resources,
+        purge_config(override_reason=reason, override_by="ops-lead", override_approval=approval_id),
+    )
+    assert not again.success
     assert not any(store_has(resources, call) for call in seeded["old"])
     plans = rows(resources["warehouse"], purge_plans).set_index("status")
     assert plans.loc["completed", "override_reason"] == reason
@@ -383,6 +397,19 @@ def test_the_circuit_breaker_refuses_then_an_audited_override_proceeds(resources
     assert any(e["action"] == "retention.purge_refused" for e in chain)
     proof = json.loads(resources["object_store"].read_bytes(plans.loc["completed", "proof_path"]))
     assert proof["override"]["used"] is True
+
+
+def approve_override(resources, reason: str, *, requested_by: str, approver: str) -> str:
+    """A breaker override asked for by one person and approved by a privacy officer."""
+    from cm_pipelines.access.approvals import decide
+    from cm_pipelines.retention.override_approvals import ask_for_override
+
+    identities = resources["platform_config"].identities()
+    limits = {"max_tenant_share": 0.2, "max_plan_items": 250_000}
+    with resources["warehouse"].begin() as connection:
+        approval = ask_for_override(connection, None, reason, requested_by, limits)
+        decide(connection, approval["approval_id"], identities[approver], approve=True)
+    return approval["approval_id"]
 
 
 def test_the_absolute_ceiling_trips_the_breaker(resources, world):
@@ -663,8 +690,9 @@ def test_hold_and_retention_commands(
 
     added = runner.invoke(
         cm,
-        ["hold", "add", "--tenant", "acme-au", "--phone", "+61491579999", "--reason", "matter 9"],
-    )
+        ["hold", "add", "--tenant", "acme-au", "--phone", "+61491579999", "--reason", "matter 9",
+         "--actor", "priya"],
+    )  # fmt: skip
     assert added.exit_code == 0, added.output
     hold_id = added.output.strip()
     listed = runner.invoke(cm, ["hold", "list"])
@@ -683,11 +711,14 @@ def test_hold_and_retention_commands(
             "a@b.co",
             "--reason",
             "x",
+            "--actor",
+            "priya",
         ],
     )
     assert bad.exit_code != 0 and "exactly one" in bad.output
     unknown = runner.invoke(
-        cm, ["hold", "add", "--tenant", "nope", "--call", "1.1", "--reason", "x"]
+        cm,
+        ["hold", "add", "--tenant", "nope", "--call", "1.1", "--reason", "x", "--actor", "priya"],
     )
     assert unknown.exit_code != 0 and "unknown tenant" in unknown.output
 
@@ -717,23 +748,40 @@ def test_hold_and_retention_commands(
             "--override-reason",
             "backlog",
             "--actor",
-            "ops",
+            "dana",
         ],
     )
     assert purged.exit_code == 0, purged.output
+    assert "waits for approval" in purged.output and "purged" not in purged.output
+    approval_id = purged.output.split("approval ")[1].split(":")[0]
+    assert rows(sqlite_warehouse, purge_plans).empty  # nothing ran before the second person
+    own = runner.invoke(cm, ["approve", approval_id, "--by", "dana"])
+    assert own.exit_code != 0 and "a second, different person" in own.output
+    purged = runner.invoke(cm, ["approve", approval_id, "--by", "priya"])
+    assert purged.exit_code == 0, purged.output
     assert "purged 8 artefact(s)" in purged.output
-    run_id = purged.output.split()[1].rstrip(":")
+    run_id = next(line for line in purged.output.splitlines() if line.startswith("run "))
+    run_id = run_id.split()[1].rstrip(":")
     run = get_instance().get_run_by_id(run_id)
     assert run is not None and run.tags["cm/exclusive_tenant"] == "beta-us"
     # While another run holds an acme-au plan, a purge of acme-au refuses and says why.
     _plan(resources, "acme-au", "run-elsewhere")
-    busy = runner.invoke(cm, ["retention", "purge", "--tenant", "acme-au", "--actor", "ops"])
+    busy = runner.invoke(cm, ["retention", "purge", "--tenant", "acme-au", "--actor", "dana"])
     assert busy.exit_code != 0
     assert "plan step refused: purge plan purge-" in busy.output, busy.output
     assert "is being worked on by run run-elsewhere" in busy.output
-    released = runner.invoke(cm, ["hold", "release", hold_id, "--reason", "closed"])
-    assert released.exit_code == 0
-    again = runner.invoke(cm, ["hold", "release", hold_id, "--reason", "closed"])
+    asked = runner.invoke(
+        cm, ["hold", "release", hold_id, "--reason", "closed", "--actor", "priya"]
+    )
+    assert asked.exit_code == 0, asked.output
+    release_id = asked.output.split("approval ")[1].split(":")[0]
+    assert "+61******999" in runner.invoke(cm, ["hold", "list"]).output  # still held
+    released = runner.invoke(cm, ["approve", release_id, "--by", "omar"])
+    assert released.exit_code == 0, released.output
+    assert f"released {hold_id}" in released.output
+    again = runner.invoke(
+        cm, ["hold", "release", hold_id, "--reason", "closed", "--actor", "priya"]
+    )
     assert again.exit_code != 0 and "already released" in again.output
     policies = runner.invoke(cm, ["retention", "policies", "--tenant", "acme-au"])
     assert "acme-au/recordings/v1" in policies.output

@@ -1,0 +1,21 @@
+"""The hourly watch: the checks whose verdict changes with the clock, not with a run."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+WATCH_CHECKS = (
+    # an open DSAR due within CM_ALERT_DSAR_DUE_DAYS, and one overdue
+    dg.AssetCheckKey(dg.AssetKey("dsar_sla"), "dsar_deadlines_ahead"),
+    dg.AssetCheckKey(dg.AssetKey("dsar_sla"), "dsar_none_overdue"),
+    # registry evidence within CM_ALERT_REGISTRY_EXPIRY_DAYS of expiry, or expired
+    dg.AssetCheckKey(dg.AssetKey("dncr_registry_promotion"), "registry_evidence_in_force"),
+)
+
+operations_watch_job = dg.define_asset_job(
+    name="operations_watch_job",
+    selection=dg.AssetSelection.checks(*WATCH_CHECKS),
+    description="Evaluate the deadline and registry-evidence checks (nothing is materialized); "
+    "a failed check is alerted by operations_check_alert_sensor.",
+    tags={"cm/capability": "operations"},
+)
