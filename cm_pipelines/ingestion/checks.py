@@ -2,6 +2,9 @@
 
 The call-record checks are blocking: recordings, transcripts and CRM links of a day must not be
 linked to call records that failed them. Metadata carries counts only, never sample values.
+A failed blocking check records its result, then fails its step with a one-line reason (check,
+day, failing counts), so the run's failure message in the UI says why, not only that a blocking
+check failed.
 
 Partitioned asset checks are a preview feature in Dagster 1.13; these checks rely on them
 deliberately (a check must judge the same call day its asset wrote), so the preview warning is
@@ -9,6 +12,7 @@ silenced once, here, rather than printed at every import.
 """
 
 import warnings
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -61,17 +65,40 @@ def _result(outcomes: dict[str, ExpectationOutcome], rows: int) -> dg.AssetCheck
     metadata: dict[str, Any] = {"rows_checked": rows, "failing_rows": failed}
     for label, outcome in outcomes.items():
         metadata[f"{label}_unexpected"] = outcome.unexpected_count
+    failing = [
+        f"{label} {outcome.unexpected_count}"
+        for label, outcome in outcomes.items()
+        if not outcome.success
+    ]
     return dg.AssetCheckResult(
-        passed=all(outcome.success for outcome in outcomes.values()), metadata=metadata
+        passed=not failing,
+        description=f"{failed} of {rows} row(s) failing: {', '.join(failing)}" if failing else None,
+        metadata=metadata,
     )
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)
+def _judged(
+    check_name: str, day: date, result: dg.AssetCheckResult
+) -> Iterator[dg.AssetCheckResult]:
+    """Record the result; a failure then fails the step with its one-line reason (counts only)."""
+    yield result
+    if not result.passed:
+        raise dg.Failure(
+            description=f"blocking check {check_name} failed for {day.isoformat()}: "
+            f"{result.description}",
+            allow_retries=False,
+        )
+
+
+@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)  # type: ignore[arg-type]
 def call_records_unique_per_tenant(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
+) -> Iterator[dg.AssetCheckResult]:
     """One row per (tenant, uniqueid): a duplicated call would be purged or exported twice."""
-    return evaluate_unique_per_tenant(warehouse, date.fromisoformat(context.partition_key))
+    day = date.fromisoformat(context.partition_key)
+    yield from _judged(
+        "call_records_unique_per_tenant", day, evaluate_unique_per_tenant(warehouse, day)
+    )
 
 
 def evaluate_unique_per_tenant(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
@@ -106,12 +133,15 @@ def external_numbers(frame: pd.DataFrame) -> pd.DataFrame:
     return numbers
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)
+@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)  # type: ignore[arg-type]
 def call_records_external_numbers_e164(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
+) -> Iterator[dg.AssetCheckResult]:
     """External parties are valid E.164: washing, DSAR location and masking all key on it."""
-    return evaluate_external_numbers_e164(warehouse, date.fromisoformat(context.partition_key))
+    day = date.fromisoformat(context.partition_key)
+    yield from _judged(
+        "call_records_external_numbers_e164", day, evaluate_external_numbers_e164(warehouse, day)
+    )
 
 
 def evaluate_external_numbers_e164(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
@@ -130,12 +160,17 @@ def evaluate_external_numbers_e164(warehouse: WarehouseResource, day: date) -> d
     return _result(outcomes, len(numbers))
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)
+@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)  # type: ignore[arg-type]
 def call_records_billsec_within_duration(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
+) -> Iterator[dg.AssetCheckResult]:
     """Billed seconds never exceed the call's duration."""
-    return evaluate_billsec_within_duration(warehouse, date.fromisoformat(context.partition_key))
+    day = date.fromisoformat(context.partition_key)
+    yield from _judged(
+        "call_records_billsec_within_duration",
+        day,
+        evaluate_billsec_within_duration(warehouse, day),
+    )
 
 
 def evaluate_billsec_within_duration(
@@ -155,12 +190,15 @@ def evaluate_billsec_within_duration(
     return _result(outcomes, len(frame))
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)
+@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)  # type: ignore[arg-type]
 def call_records_timestamps_ordered(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
+) -> Iterator[dg.AssetCheckResult]:
     """start <= answer <= end: retention clocks and SLA maths start from these times."""
-    return evaluate_timestamps_ordered(warehouse, date.fromisoformat(context.partition_key))
+    day = date.fromisoformat(context.partition_key)
+    yield from _judged(
+        "call_records_timestamps_ordered", day, evaluate_timestamps_ordered(warehouse, day)
+    )
 
 
 def evaluate_timestamps_ordered(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
@@ -200,17 +238,20 @@ def evaluate_timestamps_ordered(warehouse: WarehouseResource, day: date) -> dg.A
     return _result(outcomes, len(frame))
 
 
-@dg.asset_check(asset="recordings", blocking=True, partitions_def=call_day_partitions)
+@dg.asset_check(asset="recordings", blocking=True, partitions_def=call_day_partitions)  # type: ignore[arg-type]
 def recordings_linked_to_calls(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,
     object_store: ObjectStoreResource,
     platform_config: PlatformConfigResource,
-) -> dg.AssetCheckResult:
+) -> Iterator[dg.AssetCheckResult]:
     """Every catalogued recording belongs to a live call and has its object; every landed WAV
     of the day is catalogued or quarantined — no orphan rows, no orphan objects."""
-    return evaluate_recordings_linked(
-        warehouse, object_store, platform_config, date.fromisoformat(context.partition_key)
+    day = date.fromisoformat(context.partition_key)
+    yield from _judged(
+        "recordings_linked_to_calls",
+        day,
+        evaluate_recordings_linked(warehouse, object_store, platform_config, day),
     )
 
 

@@ -44,6 +44,7 @@ from tests.dncr.dncr_helpers import (
     write_wash_results,
     zip_member,
 )
+from tests.run_failures import assert_one_line_reason
 
 DAY1, DAY1_AS_OF = "2026-11-01", "2026-11-02T12:00:00+00:00"
 DAY2, DAY2_AS_OF = "2026-11-03", "2026-11-04T12:00:00+00:00"
@@ -210,6 +211,7 @@ def test_each_blocking_check_rejects_a_bad_file_and_the_previous_version_stays_a
     assert not result.success
     message = failure_message(result)
     assert check in message and why in message and "the active version stays" in message
+    assert_one_line_reason(result, "blocking registry check failed", check, why)
     [active] = active_rows(resources["warehouse"], "us_ftc")
     assert active["version_id"] == first["version_id"]
     rejected = [

@@ -15,6 +15,7 @@ from cm_pipelines.platform import landing
 from cm_pipelines.resources.gx_runner import expectations_module, validate_dataframe
 from cm_pipelines.tables import calls as tables
 from tests.ingestion.ingestion_helpers import check_day, ingest_day, materialization_metadata
+from tests.run_failures import assert_one_line_reason
 
 DAY = "2026-11-20"
 
@@ -407,6 +408,12 @@ def test_failing_blocking_check_stops_downstream_assets(local_resources) -> None
     result = ingest_day(local_resources, DAY)
     assert not result.success
     assert _rows(warehouse, tables.recordings) == []
+    # the run's failure message says which check, which day and how many rows, in one line
+    assert_one_line_reason(
+        result,
+        f"blocking check call_records_billsec_within_duration failed for {DAY}",
+        "billsec_over_duration 1",
+    )
 
 
 def test_an_unreadable_crm_file_is_quarantined_whole_and_the_day_still_lands(

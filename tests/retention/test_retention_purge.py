@@ -60,6 +60,7 @@ from tests.retention.retention_helpers import (
     today,
     write_tenants,
 )
+from tests.run_failures import assert_one_line_reason
 
 OBJECT_TABLES = {
     "recordings": call_tables.recordings,
@@ -366,11 +367,14 @@ def test_the_circuit_breaker_refuses_then_an_audited_override_proceeds(resources
     assert list(plans["status"]) == ["refused"]
     shares = evaluation.metadata["tenant_shares"].value
     assert shares["acme-au"] > 0.2 and shares["beta-us"] > 0.2
+    # the run's failure message says why, in one line (not a raw check-failed error)
+    assert_one_line_reason(refused, "refused", "breaker: ", "acme-au")
 
     reason = "first purge after onboarding a year of backlog (ticket OPS-7)"
     # an override without a second person's approval is refused before anything is planned
     unapproved = run_purge(resources, purge_config(override_reason=reason, override_by="ops-lead"))
     assert not unapproved.success
+    assert_one_line_reason(unapproved, "override refused")
     assert all(store_has(resources, call) for call in seeded["old"])
     approval_id = approve_override(resources, reason, requested_by="ops-lead", approver="omar")
     approved = run_purge(
@@ -418,6 +422,7 @@ def test_the_absolute_ceiling_trips_the_breaker(resources, world):
     assert not result.success
     evaluation = result.get_asset_check_evaluations()[0]
     assert "ceiling 5" in evaluation.metadata["breaker_reasons"].value[0]
+    assert_one_line_reason(result, "refused", "ceiling 5")
 
 
 def store_has(resources, call) -> bool:
