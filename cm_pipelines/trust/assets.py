@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import dagster as dg
 from pydantic import Field
 
-from cm_pipelines.domain.trust.compliance_overview import summary_counts
+from cm_pipelines.domain.trust.compliance_overview import summary_counts, tenant_counts
 from cm_pipelines.platform.audit_log import append_audit
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.object_store import ObjectStoreResource
@@ -81,7 +81,8 @@ def compliance_overview(
 ) -> dg.MaterializeResult:
     """One page per platform for a privacy officer: per tenant, registry evidence age against its
     validity, wash outcomes by reason, retention states and what is due soon, open DSARs by days
-    left, legal holds, the last purge and its proof; plus a PNG chart in the object store."""
+    left, legal holds, the last purge and its proof; plus a PNG chart, kept in the object store
+    and shown inside the page in the UI, and the figures as numbers the UI plots over time."""
     warehouse.assert_schema_current()
     configured_day = date.fromisoformat(config.as_of) if config.as_of else None
     page_day = configured_day or datetime.now(UTC).date()
@@ -96,16 +97,20 @@ def compliance_overview(
         context.log.warning(f"{counts['overdue_dsars']} DSAR(s) past their statutory deadline")
     if not verdict.ok:
         context.log.error(verdict.describe())
+    # Whole numbers under stable keys (platform totals, then "<tenant>/<figure>"): the asset's
+    # Plots tab in the UI draws each over time.
+    plotted = {name: dg.MetadataValue.int(value) for name, value in counts.items()}
+    for tenant_id, figures in tenant_counts(overviews, page_day).items():
+        plotted |= {f"{tenant_id}/{name}": dg.MetadataValue.int(v) for name, v in figures.items()}
     return dg.MaterializeResult(
         metadata={
             "overview": dg.MetadataValue.md(written.page),
-            "chart": dg.MetadataValue.path(written.chart_url),
             "chart_path": written.chart_path,
             "report_path": written.report_path,
             "page_date": page_day.isoformat(),
             "audit_chain_ok": verdict.ok,
             "sections_not_available": dg.MetadataValue.json(sorted(set(missing))),
             "counts": dg.MetadataValue.json(counts),
-            **{name: value for name, value in counts.items()},
+            **plotted,
         }
     )

@@ -1,5 +1,6 @@
 """The compliance overview page: a PNG chart and a Markdown report, written to the object store
-under one path per page day, and the Markdown shown in Dagster with the chart linked in."""
+under one path per page day, and the Markdown shown in Dagster with the chart inside it (a
+``data:`` URI: the UI cannot load the store's ``file://`` or ``s3://`` URLs)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from cm_pipelines.domain.trust.compliance_overview import (
     TenantOverview,
     render_markdown,
 )
-from cm_pipelines.domain.trust.overview_chart import render_chart_png
+from cm_pipelines.domain.trust.overview_chart import markdown_image, render_chart_png
 from cm_pipelines.platform import landing
 from cm_pipelines.resources.object_store import ObjectStoreResource
 
@@ -21,11 +22,10 @@ OVERVIEW_DIR = f"{landing.AUDIT}/compliance_overview"
 
 @dataclass(frozen=True)
 class OverviewPage:
-    """Where the day's page went, and ``page``: the report plus the chart's image link, for
-    the asset's metadata."""
+    """Where the day's page went, and ``page``: the report with the chart inside it, for the
+    asset's metadata."""
 
     chart_path: str
-    chart_url: str
     report_path: str
     page: str
 
@@ -50,11 +50,12 @@ def write_overview_page(
 ) -> OverviewPage:
     """Render and write the chart, then the report that names it (a re-run replaces both)."""
     chart_path = f"{OVERVIEW_DIR}/{page_day.isoformat()}.png"
-    object_store.write_bytes(chart_path, render_chart_png(overviews, page_day))
-    chart_url = object_store.url_of(chart_path)
-    # Last line of defence: the page is built from ids and counts, but mask anyway.
+    chart = render_chart_png(overviews, page_day)
+    object_store.write_bytes(chart_path, chart)
+    # Last line of defence: the page is built from ids and counts, but mask anyway (before the
+    # image goes in: masking must not touch the encoded bytes).
     markdown = redact_text(render_markdown(overviews, page_day, audit, chart_path=chart_path))
-    page = markdown + f"\n![Retention states and DSAR deadlines]({chart_url})\n"
+    page = markdown + "\n" + markdown_image(chart, "Retention states and DSAR deadlines") + "\n"
     report_path = f"{OVERVIEW_DIR}/{page_day.isoformat()}.md"
     object_store.write_bytes(report_path, markdown.encode())
-    return OverviewPage(chart_path, chart_url, report_path, page)
+    return OverviewPage(chart_path, report_path, page)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -301,17 +304,56 @@ def test_the_active_registry_version_is_the_evidence_when_the_registry_has_one(
     assert f"| us_ftc | {'f' * 16} | 2026-03-08 | 2 | 31 | valid | 1 |" in beta
 
 
-def test_the_chart_is_a_png_in_the_store_and_referenced(local_resources) -> None:
+def test_the_chart_is_a_png_in_the_store_and_inside_the_page(local_resources) -> None:
     _seed_platform(local_resources["warehouse"])
     result = _run(local_resources, "compliance_overview", run_config=OVERVIEW_CONFIG)
     metadata = _metadata(result, "compliance_overview")
     store = local_resources["object_store"]
     chart = store.read_bytes(metadata["chart_path"])
     assert chart.startswith(b"\x89PNG\r\n\x1a\n") and len(chart) > 10_000
-    assert metadata["chart"] == store.url_of(metadata["chart_path"])
-    assert f"]({store.url_of(metadata['chart_path'])})" in metadata["overview"]
+    # the page carries the very same bytes as a data: URI, never a file:// link the UI can't load
+    [encoded] = re.findall(r"\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", metadata["overview"])
+    assert base64.b64decode(encoded, validate=True) == chart
+    assert "file://" not in json.dumps({k: str(v) for k, v in metadata.items()})
     report = store.read_bytes(metadata["report_path"]).decode()
-    assert report.startswith("# Compliance overview")
+    assert report.startswith("# Compliance overview") and "base64" not in report
+
+
+def test_the_figures_are_numbers_under_stable_keys_per_tenant(local_resources) -> None:
+    _seed_platform(local_resources["warehouse"])
+    result = _run(local_resources, "compliance_overview", run_config=OVERVIEW_CONFIG)
+    [event] = [
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.materialization and e.materialization.asset_key.path == ["compliance_overview"]
+    ]
+    entries = event.metadata
+    expected = {
+        "open_dsars": 3,
+        "overdue_dsars": 1,
+        "acme-au/artefacts_active": 2,
+        "acme-au/artefacts_due": 1,
+        "acme-au/artefacts_held": 1,
+        "acme-au/artefacts_purged": 1,
+        "acme-au/open_dsars": 2,
+        "acme-au/overdue_dsars": 1,
+        "acme-au/active_holds": 1,
+        "beta-us/open_dsars": 1,
+        "beta-us/urgent_dsars": 1,
+        "gamma-sg/open_dsars": 0,
+    }
+    for key, value in expected.items():
+        assert isinstance(entries[key], dg.IntMetadataValue), key  # plotted over time by the UI
+        assert entries[key].value == value, key
+
+
+def test_sections_not_deployed_give_no_numbers_rather_than_zeros(local_resources) -> None:
+    with local_resources["warehouse"].begin() as connection:
+        connection.execute(sa.text("DROP TABLE retention_states"))
+    result = _run(local_resources, "compliance_overview", run_config=OVERVIEW_CONFIG)
+    metadata = _metadata(result, "compliance_overview")
+    assert "acme-au/open_dsars" in metadata
+    assert not [key for key in metadata if key.startswith("acme-au/artefacts_")]
 
 
 def test_sections_whose_tables_are_missing_say_so_instead_of_failing(local_resources) -> None:

@@ -308,3 +308,26 @@ def summary_counts(overviews: Sequence[TenantOverview], as_of: date) -> dict[str
             for states in (o.retention_states or {}).values()
         ),
     }
+
+
+def tenant_counts(overviews: Sequence[TenantOverview], as_of: date) -> dict[str, dict[str, int]]:
+    """Per tenant, the numbers the chart draws, under names that never change, so that Dagster
+    plots each one over time from the asset's metadata. A section not deployed yet gives no
+    numbers (rather than zeros a plot would show as real)."""
+    counts: dict[str, dict[str, int]] = {}
+    for overview in overviews:
+        numbers: dict[str, int] = {}
+        if overview.retention_states is not None:
+            for state in RETENTION_STATES:
+                numbers[f"artefacts_{state}"] = sum(
+                    states.get(state, 0) for states in overview.retention_states.values()
+                )
+        if overview.open_dsars is not None:
+            days_left = [d.days_left(overview.local_date or as_of) for d in overview.open_dsars]
+            numbers["open_dsars"] = len(days_left)
+            numbers["overdue_dsars"] = sum(1 for left in days_left if left < 0)
+            numbers["urgent_dsars"] = sum(1 for left in days_left if 0 <= left <= DSAR_URGENT_DAYS)
+        if overview.holds is not None:
+            numbers["active_holds"] = len(overview.holds)
+        counts[overview.tenant_id] = numbers
+    return counts

@@ -7,6 +7,7 @@ which only the overview's step calls.
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Sequence
 from datetime import date
@@ -20,6 +21,14 @@ from cm_pipelines.domain.trust.compliance_overview import (
 
 _STATE_COLOURS = {"active": "#4c78a8", "due": "#f58518", "held": "#b279a2", "purged": "#9d9d9d"}
 _OVERDUE, _URGENT, _ON_TIME = "#e45756", "#f58518", "#54a24b"
+
+
+def markdown_image(png: bytes, alt: str) -> str:
+    """The chart inside Markdown as a ``data:`` URI. The Dagster UI is a page served over HTTP:
+    it cannot load a ``file://`` link (nor an ``s3://`` one without credentials), but it renders
+    an image whose bytes travel in the page, as Dagster's own docs embed plots in metadata."""
+    encoded = base64.b64encode(png).decode("ascii")
+    return f"![{alt}](data:image/png;base64,{encoded})"
 
 
 def render_chart_png(overviews: Sequence[TenantOverview], as_of: date) -> bytes:
