@@ -1,4 +1,5 @@
-"""Freshness checks: an asset its schedule stopped refreshing shows as a failing check.
+"""Freshness checks: an asset its schedule stopped refreshing shows as a failing check; and
+``dsar_crm_tasks_delivered``: a DSAR task for a CRM left pending past its deadline.
 
 Each deadline sits after the schedule that refreshes the asset (UTC, ``PLATFORM_TIMEZONE``)
 with room for the run; ``operations_freshness_sensor`` evaluates them without any run of the
@@ -13,11 +14,16 @@ not an asset check and would need an alert path of its own.
 from __future__ import annotations
 
 import warnings
-from datetime import timedelta
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from cm_pipelines.domain.operations.alerts import outbox_label, stuck_tasks
+from cm_pipelines.operations.crm_tasks import pending_outbox_tasks
+from cm_pipelines.platform import settings
 from cm_pipelines.platform.partitions import PLATFORM_TIMEZONE
+from cm_pipelines.resources.warehouse import WarehouseResource
 
 FRESHNESS_CHECK = "freshness_check"
 
@@ -54,3 +60,32 @@ def _freshness_checks() -> list[dg.AssetChecksDefinition]:
 
 
 freshness_checks = _freshness_checks()
+
+
+@dg.asset_check(
+    asset="dsar_sla",
+    description="Fails when a DSAR task for a CRM (erase, rectify, restrict) is still pending "
+    "CM_ALERT_CRM_TASK_HOURS (default 24) hours after it was written: the subject's records "
+    "in that CRM are not erased or corrected yet.",
+)
+def dsar_crm_tasks_delivered(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    after_hours = settings.alert_crm_task_hours()
+    now = datetime.now(UTC)
+    pending = pending_outbox_tasks(warehouse)
+    stuck = stuck_tasks(pending, now, after_hours)
+    return dg.AssetCheckResult(
+        passed=not stuck,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(stuck)} CRM task(s) pending past {after_hours} h",
+        metadata={
+            "stuck": len(stuck),
+            "pending": len(pending),
+            "after_hours": after_hours,
+            "stuck_task_ids": dg.MetadataValue.json([outbox_label(t.task_id) for t in stuck]),
+            "stuck_request_ids": dg.MetadataValue.json(sorted({task.request_id for task in stuck})),
+            "stuck_by_recipient": dg.MetadataValue.json(
+                dict(Counter(task.recipient for task in stuck))
+            ),
+            "stuck_by_tenant": dg.MetadataValue.json(dict(Counter(t.tenant_id for t in stuck))),
+        },
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from cm_pipelines.operations.checks import freshness_checks
+from cm_pipelines.operations.checks import dsar_crm_tasks_delivered, freshness_checks
 from cm_pipelines.operations.jobs import operations_watch_job
 from cm_pipelines.operations.schedules import operations_watch_schedule
 from cm_pipelines.operations.sensors import (
@@ -15,7 +15,7 @@ from cm_pipelines.operations.sensors import (
 )
 
 defs = dg.Definitions(
-    asset_checks=freshness_checks,
+    asset_checks=[*freshness_checks, dsar_crm_tasks_delivered],
     jobs=[operations_watch_job],
     schedules=[operations_watch_schedule],
     sensors=[

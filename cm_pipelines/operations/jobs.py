@@ -10,12 +10,15 @@ WATCH_CHECKS = (
     dg.AssetCheckKey(dg.AssetKey("dsar_sla"), "dsar_none_overdue"),
     # registry evidence within CM_ALERT_REGISTRY_EXPIRY_DAYS of expiry, or expired
     dg.AssetCheckKey(dg.AssetKey("dncr_registry_promotion"), "registry_evidence_in_force"),
+    # a DSAR task for a CRM still pending CM_ALERT_CRM_TASK_HOURS after it was written
+    dg.AssetCheckKey(dg.AssetKey("dsar_sla"), "dsar_crm_tasks_delivered"),
 )
 
 operations_watch_job = dg.define_asset_job(
     name="operations_watch_job",
     selection=dg.AssetSelection.checks(*WATCH_CHECKS),
-    description="Evaluate the deadline and registry-evidence checks (nothing is materialized); "
+    description="Evaluate the deadline, registry-evidence and stuck-CRM-task checks (nothing is "
+    "materialized); "
     "a failed check is alerted by operations_check_alert_sensor.",
     tags={"cm/capability": "operations"},
 )

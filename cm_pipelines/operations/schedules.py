@@ -14,5 +14,6 @@ operations_watch_schedule = dg.ScheduleDefinition(
     cron_schedule="20 * * * *",
     execution_timezone=PLATFORM_TIMEZONE,
     default_status=schedule_status(),
-    description="Hourly: DSAR deadlines ahead and overdue, registry evidence near expiry.",
+    description="Hourly: DSAR deadlines ahead and overdue, registry evidence near expiry, DSAR "
+    "tasks for CRMs stuck pending.",
 )

@@ -4,8 +4,8 @@
   refreshes, DSAR fulfilment, ...) becomes one alert; a run the purge guard refused is a
   tripped circuit breaker. A delivery that fails fails the tick, so it is tried again.
 * ``operations_check_alert_sensor``: the latest evaluation of each watched check (freshness,
-  DSAR deadlines, registry evidence, the audit chain); a new failed one becomes an alert,
-  repeated only when the situation changes or a day has passed.
+  DSAR deadlines, registry evidence, stuck CRM tasks, the audit chain); a new failed one
+  becomes an alert, repeated only when the situation changes or a day has passed.
 * ``operations_freshness_sensor``: Dagster's evaluator of the freshness checks.
 """
 
@@ -75,7 +75,8 @@ def operations_run_failure_alerts(
     minimum_interval_seconds=120,
     default_status=sensor_status(),
     description="Alerts when a watched check fails: freshness, DSAR deadlines, registry "
-    "evidence, the audit chain. Repeated only when the situation changes or after a day.",
+    "evidence, stuck CRM tasks, the audit chain. Repeated only when the situation changes or "
+    "after a day.",
 )
 def operations_check_alert_sensor(
     context: dg.SensorEvaluationContext, alerts: AlertDeliveryResource

@@ -125,6 +125,17 @@ def alert_registry_expiry_days() -> int:
     return _days_setting("CM_ALERT_REGISTRY_EXPIRY_DAYS", 5)
 
 
+def alert_crm_task_hours() -> int:
+    """``CM_ALERT_CRM_TASK_HOURS`` (default 24): a DSAR task for a CRM (erase, rectify,
+    restrict) still pending this many hours after it was written is stuck."""
+    value = str(dg.EnvVar("CM_ALERT_CRM_TASK_HOURS").get_value(default="") or "").strip()
+    if not value:
+        return 24
+    if not value.isdigit() or not 1 <= int(value) <= 24 * 366:
+        raise SettingError("CM_ALERT_CRM_TASK_HOURS must be a whole number of hours from 1 to 8784")
+    return int(value)
+
+
 def roles_file() -> Path:
     """``CM_ROLES_FILE``: identities and their roles (default: the demo's, in the package)."""
     default = str(PACKAGE_DIR / "config" / "roles.yaml")

@@ -11,6 +11,7 @@ from cm_pipelines.domain.operations.alerts import (
     Deadline,
     FailedCheck,
     FailedRun,
+    OutboxTask,
     RegistryInForce,
     assert_clean,
     check_failure_alert,
@@ -20,6 +21,7 @@ from cm_pipelines.domain.operations.alerts import (
     one_line,
     registries_expiring,
     run_failure_alert,
+    stuck_tasks,
 )
 from cm_pipelines.domain.redaction import PersonalDataError, find_personal_data
 
@@ -100,6 +102,7 @@ def test_check_kinds() -> None:
     assert kind("audit_chain_intact") == "audit_chain_broken"
     assert kind("registry_evidence_in_force") == "registry_expiry"
     assert kind("dsar_none_overdue") == "dsar_overdue"
+    assert kind("dsar_crm_tasks_delivered") == "crm_task_stuck"
     assert kind("something_else") == "check_failed"
 
 
@@ -152,3 +155,15 @@ def test_an_alert_holding_a_number_or_address_is_refused() -> None:
     for leaked in ("+61491570156", "jo@example.com"):
         with pytest.raises(PersonalDataError):
             assert_clean(Alert("run_failed", "s", (f"reason: {leaked}",)))
+
+
+def test_a_task_is_stuck_only_once_pending_longer_than_its_hours() -> None:
+    now = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+    def task(task_id: int, hours_ago: float) -> OutboxTask:
+        written = (now - timedelta(hours=hours_ago)).replace(tzinfo=None)  # as SQLite returns it
+        return OutboxTask(task_id, f"dsar-{task_id}", "acme-au", "hubspot", written)
+
+    tasks = [task(1, 23.9), task(2, 24), task(3, 24.1), task(4, 90)]
+    assert [t.task_id for t in stuck_tasks(tasks, now, after_hours=24)] == [4, 3]  # oldest first
+    assert stuck_tasks(tasks, now, after_hours=100) == []

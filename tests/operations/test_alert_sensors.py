@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 from dagster._core.events import DagsterEventType
 
 from cm_pipelines.definitions import defs
@@ -23,10 +24,12 @@ from cm_pipelines.operations.sensors import (
 )
 from cm_pipelines.platform import settings
 from cm_pipelines.resources import AlertDeliveryResource, PlatformConfigResource, WarehouseResource
+from cm_pipelines.tables.dsar import dsar_erasure_outbox
 from tests.operations.conftest import UI_BASE_URL
 from tests.retention.retention_helpers import World, purge_config, run_purge, write_tenants
 
 SUBJECT_EMAIL = "mia.subject@example.com"
+CRM_RECORD_ID = "hs-contact-mia-7731"
 
 
 @pytest.fixture
@@ -119,6 +122,7 @@ def _watch(instance: dg.DagsterInstance) -> None:
         "dsar_deadlines_ahead",
         "dsar_none_overdue",
         "registry_evidence_in_force",
+        "dsar_crm_tasks_delivered",
     }
 
 
@@ -197,3 +201,84 @@ def test_an_asset_its_schedule_stopped_refreshing_fails_freshness_and_is_alerted
         [dg.AssetCheckKey(dg.AssetKey("dsar_sla"), "freshness_check")]
     )
     assert [r.status.value for r in evaluations.values()] == ["SUCCEEDED"]
+
+
+def _crm_task(request_id: str, hours_ago: float, recipient: str = "hubspot") -> int:
+    """An outbox task as erasure writes it, naming the subject's CRM records."""
+    with WarehouseResource().begin() as connection:
+        return connection.execute(
+            sa.insert(dsar_erasure_outbox)
+            .values(
+                request_id=request_id,
+                tenant_id="acme-au",
+                recipient=recipient,
+                task="erase",
+                record_refs=[CRM_RECORD_ID],
+                status="pending",
+                created_at=datetime.now(UTC) - timedelta(hours=hours_ago),
+            )
+            .returning(dsar_erasure_outbox.c.id)
+        ).scalar_one()
+
+
+def _crm_alerts(smtp_sink) -> list[tuple[str, str]]:
+    return [
+        (message["Subject"], body)
+        for message, body in zip(smtp_sink.messages, smtp_sink.bodies(), strict=True)
+        if "crm task stuck" in message["Subject"]
+    ]
+
+
+def test_a_crm_task_pending_past_its_hours_fails_the_watch_and_is_alerted(
+    smtp_sink, instance
+) -> None:
+    WarehouseResource().upgrade()
+    request_id = _submit_due_in(20)
+    fresh = _crm_task(request_id, hours_ago=1, recipient="salesforce")
+    _watch(instance)
+    [evaluation] = _evaluations(instance, "dsar_crm_tasks_delivered")
+    assert evaluation.passed  # written an hour ago: within its 24 hours
+    _, cursor = _check_tick(instance, None)
+    assert _crm_alerts(smtp_sink) == []
+
+    stuck = _crm_task(request_id, hours_ago=30)
+    _watch(instance)
+    [evaluation] = _evaluations(instance, "dsar_crm_tasks_delivered")
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.metadata["stuck"].value == 1 and evaluation.metadata["pending"].value == 2
+    _check_tick(instance, cursor)
+    [(subject, body)] = _crm_alerts(smtp_sink)
+    assert subject == (
+        "[cm] crm task stuck: dsar_sla:dsar_crm_tasks_delivered (1 CRM task(s) pending past 24 h)"
+    )
+    assert f"outbox:{stuck}" in body and request_id in body and f"outbox:{fresh}" not in body
+    assert "stuck: 1" in body and "pending: 2" in body
+    assert f"{UI_BASE_URL}/assets/dsar_sla?view=checks" in body
+    _no_personal_data(smtp_sink, SUBJECT_EMAIL, CRM_RECORD_ID)
+
+
+def test_the_hours_a_crm_task_may_wait_are_configurable(smtp_sink, instance, monkeypatch) -> None:
+    WarehouseResource().upgrade()
+    _crm_task(_submit_due_in(20), hours_ago=3)
+    monkeypatch.setenv("CM_ALERT_CRM_TASK_HOURS", "2")
+    _watch(instance)
+    [evaluation] = _evaluations(instance, "dsar_crm_tasks_delivered")
+    assert not evaluation.passed and evaluation.metadata["after_hours"].value == 2
+    monkeypatch.setenv("CM_ALERT_CRM_TASK_HOURS", "two")
+    result = defs.resolve_job_def("operations_watch_job").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.error
+    assert "must be a whole number of hours" in error.message + (error.cause.message or "")
+
+
+def _evaluations(instance: dg.DagsterInstance, check_name: str) -> list[dg.AssetCheckEvaluation]:
+    """The latest evaluation of a dsar_sla check, as the alert sensor reads it."""
+    key = dg.AssetCheckKey(dg.AssetKey("dsar_sla"), check_name)
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])
+    return [
+        record.event.dagster_event.event_specific_data
+        for record in latest.values()
+        if record.event is not None and record.event.dagster_event is not None
+    ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -149,6 +149,7 @@ CHECK_KINDS = {
     "dsar_none_overdue": "dsar_overdue",
     "registry_evidence_in_force": "registry_expiry",
     "audit_chain_intact": "audit_chain_broken",
+    "dsar_crm_tasks_delivered": "crm_task_stuck",
 }
 
 
@@ -239,6 +240,35 @@ def registries_expiring(
         elif left <= within_days:
             expiring.append(registry.registry_id)
     return sorted(expired), sorted(expiring)
+
+
+@dataclass(frozen=True)
+class OutboxTask:
+    """A DSAR task for a downstream system (a CRM): erase, rectify or restrict its records."""
+
+    task_id: int
+    request_id: str
+    tenant_id: str
+    recipient: str
+    created_at: datetime
+
+
+def outbox_label(task_id: int) -> str:
+    """How an alert names an outbox task (``outbox:12``): an id, never the records it names."""
+    return f"outbox:{task_id}"
+
+
+def stuck_tasks(tasks: Iterable[OutboxTask], now: datetime, after_hours: int) -> list[OutboxTask]:
+    """Tasks still pending ``after_hours`` after they were written (their deadline), oldest
+    first. A time without a zone is UTC (SQLite hands back naive datetimes)."""
+
+    def utc(moment: datetime) -> datetime:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+    deadline_passed = [
+        task for task in tasks if utc(now) - utc(task.created_at) > timedelta(hours=after_hours)
+    ]
+    return sorted(deadline_passed, key=lambda task: (utc(task.created_at), task.task_id))
 
 
 # --------------------------------------------------------------------------- repeats
