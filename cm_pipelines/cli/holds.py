@@ -25,7 +25,12 @@ from cm_pipelines.cli.command_context import (
 )
 from cm_pipelines.domain.operations.roles import HOLD_RELEASE
 from cm_pipelines.platform import settings
-from cm_pipelines.retention.holds import HoldRequestError, active_hold, add_hold
+from cm_pipelines.retention.holds import (
+    HoldRequestError,
+    active_hold,
+    add_hold,
+    require_known_target,
+)
 from cm_pipelines.retention.inventory.legal_holds import load_holds
 
 
@@ -54,14 +59,25 @@ def hold_group() -> None:
 @click.option("--from", "from_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
 @click.option("--to", "to_date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
 @click.option("--reason", required=True, help="Why (matter, ticket); stored, hashed in the audit.")
+@click.option(
+    "--allow-unknown",
+    is_flag=True,
+    help="Hold a call, number or address the tenant has no record of yet (data still to arrive).",
+)
 @actor_option("place a hold (privacy officer)")
-def hold_add(tenant_id, call_id, phone, email, from_date, to_date, reason, actor) -> None:
-    """Place a legal hold (call, phone or email scope, optional call-date bounds)."""
+def hold_add(
+    tenant_id, call_id, phone, email, from_date, to_date, reason, allow_unknown, actor
+) -> None:
+    """Place a legal hold (call, phone or email scope, optional call-date bounds). A call,
+    number or address the tenant has no record of is refused (a typo would hold nothing),
+    unless --allow-unknown says the hold is for data still to arrive."""
     identity = acting_as(actor, "hold.add")
     tenant = tenant_named(tenant_id)
     warehouse = open_warehouse()
     try:
         with warehouse.begin() as connection:
+            if not allow_unknown:
+                require_known_target(connection, tenant, call_id=call_id, phone=phone, email=email)
             hold_id = add_hold(
                 connection,
                 tenant,

@@ -19,6 +19,8 @@ from cm_pipelines.domain.keyed_hash import keyed_hash
 from cm_pipelines.domain.phone_numbers import normalise_party
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.platform.audit_log import append_audit
+from cm_pipelines.tables import calls as call_tables
+from cm_pipelines.tables import dncr as dncr_tables
 from cm_pipelines.tables.retention import legal_holds
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,63}")
@@ -118,6 +120,64 @@ def add_hold(
         },
     )
     return hold_id
+
+
+def _any_row(connection: sa.Connection, *queries: sa.Select[Any]) -> bool:
+    return any(connection.execute(query.limit(1)).first() is not None for query in queries)
+
+
+def require_known_target(
+    connection: sa.Connection,
+    tenant: Tenant,
+    *,
+    call_id: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+) -> None:
+    """Refuse a hold on a call, number or address ``tenant`` has no record of: a typo would
+    otherwise hold nothing while the real call is purged. The message names the option, never
+    the value. A value ``add_hold`` would refuse anyway (malformed) is left to it."""
+    calls, links = call_tables.calls.c, call_tables.crm_links.c
+    if call_id:
+        query = sa.select(calls.call_id).where(
+            calls.tenant_id == tenant.id, calls.call_id == call_id, calls.deleted_at.is_(None)
+        )
+        if not _any_row(connection, query):
+            raise HoldRequestError(
+                f"--call: tenant {tenant.id} has no call with this id; check it, or pass "
+                "--allow-unknown for a hold on a call still to arrive"
+            )
+    elif phone:
+        party = normalise_party(str(phone), tenant.country)
+        if party.kind != "e164" or party.e164 is None:
+            return
+        e164 = party.e164
+        wash, suppression = dncr_tables.wash_results.c, dncr_tables.suppression_entries.c
+        queries = [
+            sa.select(calls.call_id).where(calls.tenant_id == tenant.id, calls.src_e164 == e164),
+            sa.select(calls.call_id).where(calls.tenant_id == tenant.id, calls.dst_e164 == e164),
+            sa.select(links.id).where(links.tenant_id == tenant.id, links.contact_e164 == e164),
+            sa.select(wash.id).where(wash.tenant_id == tenant.id, wash.e164 == e164),
+            sa.select(suppression.id).where(
+                suppression.tenant_id == tenant.id, suppression.e164 == e164
+            ),
+        ]
+        if not _any_row(connection, *queries):
+            raise HoldRequestError(
+                f"--phone: tenant {tenant.id} has no call, CRM link, wash result or suppression "
+                "entry with this number; check it, or pass --allow-unknown for a hold on data "
+                "still to arrive"
+            )
+    elif email:
+        address = str(email).strip().lower()
+        query = sa.select(links.id).where(
+            links.tenant_id == tenant.id, sa.func.lower(links.contact_email) == address
+        )
+        if not _any_row(connection, query):
+            raise HoldRequestError(
+                f"--email: tenant {tenant.id} has no CRM link with this address; check it, or "
+                "pass --allow-unknown for a hold on data still to arrive"
+            )
 
 
 def active_hold(connection: sa.Connection, hold_id: str) -> dict[str, Any]:
