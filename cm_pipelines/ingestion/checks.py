@@ -9,6 +9,7 @@ silenced once, here, rather than printed at every import.
 """
 
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -66,16 +67,69 @@ def _result(outcomes: dict[str, ExpectationOutcome], rows: int) -> dg.AssetCheck
     )
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)
-def call_records_unique_per_tenant(
+CALL_DAY_CHECKS: dict[str, str] = {
+    "call_records_unique_per_tenant": (
+        "One row per (tenant, uniqueid): a duplicated call would be purged or exported twice."
+    ),
+    "call_records_external_numbers_e164": (
+        "External parties are valid E.164: washing, DSAR location and masking all key on it."
+    ),
+    "call_records_billsec_within_duration": "Billed seconds never exceed the call's duration.",
+    "call_records_timestamps_ordered": (
+        "start <= answer <= end: retention clocks and SLA maths start from these times."
+    ),
+}
+"""The call-record checks of a day, by name: they read the same rows, so one step loads the
+day's calls once and judges them all (four loads and four steps before)."""
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            name,
+            asset="call_records",
+            description=description,
+            blocking=True,
+            partitions_def=call_day_partitions,
+        )
+        for name, description in CALL_DAY_CHECKS.items()
+    ],
+    can_subset=True,
+)
+def call_records_day_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
-    """One row per (tenant, uniqueid): a duplicated call would be purged or exported twice."""
-    return evaluate_unique_per_tenant(warehouse, date.fromisoformat(context.partition_key))
+) -> Iterator[dg.AssetCheckResult]:
+    """Every selected call-record check of the partition, over one load of the day's calls."""
+    selected = {key.name for key in context.selected_asset_check_keys}
+    day = date.fromisoformat(context.partition_key)
+    results = evaluate_call_day(
+        warehouse, day, [name for name in CALL_DAY_CHECKS if name in selected]
+    )
+    for name, result in results.items():
+        yield dg.AssetCheckResult(
+            asset_key="call_records",
+            check_name=name,
+            passed=result.passed,
+            metadata=result.metadata,
+        )
 
 
-def evaluate_unique_per_tenant(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
+def evaluate_call_day(
+    warehouse: WarehouseResource, day: date, names: Sequence[str] | None = None
+) -> dict[str, dg.AssetCheckResult]:
+    """The named call-record checks (all by default) of ``day``, over one load of its calls."""
     frame = _day_calls(warehouse, day)
+    evaluators: dict[str, Callable[[pd.DataFrame], dg.AssetCheckResult]] = {
+        "call_records_unique_per_tenant": evaluate_unique_per_tenant,
+        "call_records_external_numbers_e164": evaluate_external_numbers_e164,
+        "call_records_billsec_within_duration": evaluate_billsec_within_duration,
+        "call_records_timestamps_ordered": evaluate_timestamps_ordered,
+    }
+    wanted = list(CALL_DAY_CHECKS) if names is None else list(names)
+    return {name: evaluators[name](frame) for name in wanted}
+
+
+def evaluate_unique_per_tenant(frame: pd.DataFrame) -> dg.AssetCheckResult:
     E = expectations_module()
     outcomes = validate_dataframe(
         "call_records_unique",
@@ -106,16 +160,8 @@ def external_numbers(frame: pd.DataFrame) -> pd.DataFrame:
     return numbers
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)
-def call_records_external_numbers_e164(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
-    """External parties are valid E.164: washing, DSAR location and masking all key on it."""
-    return evaluate_external_numbers_e164(warehouse, date.fromisoformat(context.partition_key))
-
-
-def evaluate_external_numbers_e164(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
-    numbers = external_numbers(_day_calls(warehouse, day))
+def evaluate_external_numbers_e164(frame: pd.DataFrame) -> dg.AssetCheckResult:
+    numbers = external_numbers(frame)
     E = expectations_module()
     outcomes = validate_dataframe(
         "call_records_e164",
@@ -130,18 +176,7 @@ def evaluate_external_numbers_e164(warehouse: WarehouseResource, day: date) -> d
     return _result(outcomes, len(numbers))
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)
-def call_records_billsec_within_duration(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
-    """Billed seconds never exceed the call's duration."""
-    return evaluate_billsec_within_duration(warehouse, date.fromisoformat(context.partition_key))
-
-
-def evaluate_billsec_within_duration(
-    warehouse: WarehouseResource, day: date
-) -> dg.AssetCheckResult:
-    frame = _day_calls(warehouse, day)
+def evaluate_billsec_within_duration(frame: pd.DataFrame) -> dg.AssetCheckResult:
     E = expectations_module()
     outcomes = validate_dataframe(
         "call_records_billsec",
@@ -155,16 +190,7 @@ def evaluate_billsec_within_duration(
     return _result(outcomes, len(frame))
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)
-def call_records_timestamps_ordered(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
-    """start <= answer <= end: retention clocks and SLA maths start from these times."""
-    return evaluate_timestamps_ordered(warehouse, date.fromisoformat(context.partition_key))
-
-
-def evaluate_timestamps_ordered(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
-    frame = _day_calls(warehouse, day)
+def evaluate_timestamps_ordered(frame: pd.DataFrame) -> dg.AssetCheckResult:
     if frame.empty:
         frame = pd.DataFrame({"started_at": [], "answered_at": [], "ended_at": []})
     frame = frame.assign(
