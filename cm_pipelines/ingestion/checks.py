@@ -12,7 +12,7 @@ silenced once, here, rather than printed at every import.
 """
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -77,32 +77,89 @@ def _result(outcomes: dict[str, ExpectationOutcome], rows: int) -> dg.AssetCheck
     )
 
 
-def _judged(
-    check_name: str, day: date, result: dg.AssetCheckResult
-) -> Iterator[dg.AssetCheckResult]:
-    """Record the result; a failure then fails the step with its one-line reason (counts only)."""
-    yield result
-    if not result.passed:
+def _judged(day: date, results: dict[str, dg.AssetCheckResult]) -> Iterator[dg.AssetCheckResult]:
+    """Record every result (by check name); any failure then fails the step with its one-line
+    reason (counts only), so the run's failure message says which check and why."""
+    yield from results.values()
+    failed = {name: result for name, result in results.items() if not result.passed}
+    if failed:
+        reasons = "; ".join(str(result.description) for result in failed.values())
         raise dg.Failure(
-            description=f"blocking check {check_name} failed for {day.isoformat()}: "
-            f"{result.description}",
+            description=f"blocking check {', '.join(failed)} failed for {day.isoformat()}: "
+            f"{reasons}",
             allow_retries=False,
         )
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)  # type: ignore[arg-type]
-def call_records_unique_per_tenant(
+CALL_DAY_CHECKS: dict[str, str] = {
+    "call_records_unique_per_tenant": (
+        "One row per (tenant, uniqueid): a duplicated call would be purged or exported twice."
+    ),
+    "call_records_external_numbers_e164": (
+        "External parties are valid E.164: washing, DSAR location and masking all key on it."
+    ),
+    "call_records_billsec_within_duration": "Billed seconds never exceed the call's duration.",
+    "call_records_timestamps_ordered": (
+        "start <= answer <= end: retention clocks and SLA maths start from these times."
+    ),
+}
+"""The call-record checks of a day, by name: they read the same rows, so one step loads the
+day's calls once and judges them all (four loads and four steps before)."""
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            name,
+            asset="call_records",
+            description=description,
+            blocking=True,
+            partitions_def=call_day_partitions,
+        )
+        for name, description in CALL_DAY_CHECKS.items()
+    ],
+    can_subset=True,
+)
+def call_records_day_checks(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult]:
-    """One row per (tenant, uniqueid): a duplicated call would be purged or exported twice."""
+    """Every selected call-record check of the partition, over one load of the day's calls."""
+    selected = {key.name for key in context.selected_asset_check_keys}
     day = date.fromisoformat(context.partition_key)
+    results = evaluate_call_day(
+        warehouse, day, [name for name in CALL_DAY_CHECKS if name in selected]
+    )
     yield from _judged(
-        "call_records_unique_per_tenant", day, evaluate_unique_per_tenant(warehouse, day)
+        day,
+        {
+            name: dg.AssetCheckResult(
+                asset_key="call_records",
+                check_name=name,
+                passed=result.passed,
+                description=result.description,
+                metadata=result.metadata,
+            )
+            for name, result in results.items()
+        },
     )
 
 
-def evaluate_unique_per_tenant(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
+def evaluate_call_day(
+    warehouse: WarehouseResource, day: date, names: Sequence[str] | None = None
+) -> dict[str, dg.AssetCheckResult]:
+    """The named call-record checks (all by default) of ``day``, over one load of its calls."""
     frame = _day_calls(warehouse, day)
+    evaluators: dict[str, Callable[[pd.DataFrame], dg.AssetCheckResult]] = {
+        "call_records_unique_per_tenant": evaluate_unique_per_tenant,
+        "call_records_external_numbers_e164": evaluate_external_numbers_e164,
+        "call_records_billsec_within_duration": evaluate_billsec_within_duration,
+        "call_records_timestamps_ordered": evaluate_timestamps_ordered,
+    }
+    wanted = list(CALL_DAY_CHECKS) if names is None else list(names)
+    return {name: evaluators[name](frame) for name in wanted}
+
+
+def evaluate_unique_per_tenant(frame: pd.DataFrame) -> dg.AssetCheckResult:
     E = expectations_module()
     outcomes = validate_dataframe(
         "call_records_unique",
@@ -133,19 +190,8 @@ def external_numbers(frame: pd.DataFrame) -> pd.DataFrame:
     return numbers
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)  # type: ignore[arg-type]
-def call_records_external_numbers_e164(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> Iterator[dg.AssetCheckResult]:
-    """External parties are valid E.164: washing, DSAR location and masking all key on it."""
-    day = date.fromisoformat(context.partition_key)
-    yield from _judged(
-        "call_records_external_numbers_e164", day, evaluate_external_numbers_e164(warehouse, day)
-    )
-
-
-def evaluate_external_numbers_e164(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
-    numbers = external_numbers(_day_calls(warehouse, day))
+def evaluate_external_numbers_e164(frame: pd.DataFrame) -> dg.AssetCheckResult:
+    numbers = external_numbers(frame)
     E = expectations_module()
     outcomes = validate_dataframe(
         "call_records_e164",
@@ -160,23 +206,7 @@ def evaluate_external_numbers_e164(warehouse: WarehouseResource, day: date) -> d
     return _result(outcomes, len(numbers))
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)  # type: ignore[arg-type]
-def call_records_billsec_within_duration(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> Iterator[dg.AssetCheckResult]:
-    """Billed seconds never exceed the call's duration."""
-    day = date.fromisoformat(context.partition_key)
-    yield from _judged(
-        "call_records_billsec_within_duration",
-        day,
-        evaluate_billsec_within_duration(warehouse, day),
-    )
-
-
-def evaluate_billsec_within_duration(
-    warehouse: WarehouseResource, day: date
-) -> dg.AssetCheckResult:
-    frame = _day_calls(warehouse, day)
+def evaluate_billsec_within_duration(frame: pd.DataFrame) -> dg.AssetCheckResult:
     E = expectations_module()
     outcomes = validate_dataframe(
         "call_records_billsec",
@@ -190,19 +220,7 @@ def evaluate_billsec_within_duration(
     return _result(outcomes, len(frame))
 
 
-@dg.asset_check(asset="call_records", blocking=True, partitions_def=call_day_partitions)  # type: ignore[arg-type]
-def call_records_timestamps_ordered(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> Iterator[dg.AssetCheckResult]:
-    """start <= answer <= end: retention clocks and SLA maths start from these times."""
-    day = date.fromisoformat(context.partition_key)
-    yield from _judged(
-        "call_records_timestamps_ordered", day, evaluate_timestamps_ordered(warehouse, day)
-    )
-
-
-def evaluate_timestamps_ordered(warehouse: WarehouseResource, day: date) -> dg.AssetCheckResult:
-    frame = _day_calls(warehouse, day)
+def evaluate_timestamps_ordered(frame: pd.DataFrame) -> dg.AssetCheckResult:
     if frame.empty:
         frame = pd.DataFrame({"started_at": [], "answered_at": [], "ended_at": []})
     frame = frame.assign(
@@ -238,7 +256,7 @@ def evaluate_timestamps_ordered(warehouse: WarehouseResource, day: date) -> dg.A
     return _result(outcomes, len(frame))
 
 
-@dg.asset_check(asset="recordings", blocking=True, partitions_def=call_day_partitions)  # type: ignore[arg-type]
+@dg.asset_check(asset="recordings", blocking=True, partitions_def=call_day_partitions)
 def recordings_linked_to_calls(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,
@@ -248,11 +266,8 @@ def recordings_linked_to_calls(
     """Every catalogued recording belongs to a live call and has its object; every landed WAV
     of the day is catalogued or quarantined — no orphan rows, no orphan objects."""
     day = date.fromisoformat(context.partition_key)
-    yield from _judged(
-        "recordings_linked_to_calls",
-        day,
-        evaluate_recordings_linked(warehouse, object_store, platform_config, day),
-    )
+    result = evaluate_recordings_linked(warehouse, object_store, platform_config, day)
+    yield from _judged(day, {"recordings_linked_to_calls": result})
 
 
 def evaluate_recordings_linked(

@@ -2,10 +2,13 @@
 
 ``CM_EXECUTOR`` is read once, when the definitions load, and picks the executor every job uses:
 
-- unset or ``default``: Dagster's default (one subprocess per step for launched runs). ``cm``
-  commands that run a job through ``instance.run_job`` always execute in process.
-- ``in_process``: every step in the run's own process.
-- ``multiprocess``: a subprocess per step, at most ``CM_MAX_CONCURRENT_STEPS`` at once.
+- unset, ``default`` or ``in_process``: every step in the run's own process. One machine runs
+  a call day in one process: the code location, pandas and Great Expectations are imported once
+  per run, not once per step (with a process per step a 20-step call day paid 120-150 s of CPU
+  in imports and GX contexts for 2-7 s of work; DESIGN.md). ``cm`` commands that run a job
+  through ``instance.run_job`` execute in process whatever the profile.
+- ``multiprocess``: a subprocess per step, at most ``CM_MAX_CONCURRENT_STEPS`` at once (a bigger
+  machine whose steps are long enough to pay for their start-up).
 - ``celery``: every step is a Celery task picked up by any worker listening on the broker
   ``CM_CELERY_BROKER_URL``; results come back through ``CM_CELERY_BACKEND_URL`` (default: the
   broker itself for Redis, ``rpc://`` for AMQP). ``CM_CELERY_KEY_PREFIX`` namespaces every Redis
@@ -152,12 +155,11 @@ def _multiprocess_executor() -> dg.ExecutorDefinition:
     return dg.multiprocess_executor.configured({"max_concurrent": limit}, name="cm_multiprocess")
 
 
-def executor_for_deployment() -> dg.ExecutorDefinition | None:
-    """The executor every job of the code location uses; None keeps Dagster's default."""
+def executor_for_deployment() -> dg.ExecutorDefinition:
+    """The executor every job of the code location uses: in process unless a profile asks for
+    steps elsewhere."""
     mode = executor_mode()
-    if mode == "default":
-        return None
-    if mode == "in_process":
+    if mode in ("default", "in_process"):
         return dg.in_process_executor
     if mode == "multiprocess":
         return _multiprocess_executor()

@@ -41,14 +41,7 @@ def check_day(resources: dict[str, Any], day: str) -> dict[str, dg.AssetCheckRes
     """Evaluate every ingestion check of a day against the current warehouse and store."""
     warehouse, when = resources["warehouse"], date.fromisoformat(day)
     return {
-        "call_records_unique_per_tenant": call_checks.evaluate_unique_per_tenant(warehouse, when),
-        "call_records_external_numbers_e164": call_checks.evaluate_external_numbers_e164(
-            warehouse, when
-        ),
-        "call_records_billsec_within_duration": call_checks.evaluate_billsec_within_duration(
-            warehouse, when
-        ),
-        "call_records_timestamps_ordered": call_checks.evaluate_timestamps_ordered(warehouse, when),
+        **call_checks.evaluate_call_day(warehouse, when),
         "recordings_linked_to_calls": call_checks.evaluate_recordings_linked(
             warehouse, resources["object_store"], resources["platform_config"], when
         ),

@@ -5,16 +5,25 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 
+import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from cm_pipelines.domain.ingestion.wav import make_wav
 from cm_pipelines.domain.keyed_hash import keyed_hash
+from cm_pipelines.ingestion import checks as call_checks
 from cm_pipelines.platform import landing
+from cm_pipelines.platform.partitions import call_day_partitions
 from cm_pipelines.resources.gx_runner import expectations_module, validate_dataframe
 from cm_pipelines.tables import calls as tables
-from tests.ingestion.ingestion_helpers import check_day, ingest_day, materialization_metadata
+from tests.ingestion.ingestion_helpers import (
+    CHECKS,
+    INGESTION_ASSETS,
+    check_day,
+    ingest_day,
+    materialization_metadata,
+)
 from tests.run_failures import assert_one_line_reason
 
 DAY = "2026-11-20"
@@ -263,6 +272,49 @@ def test_a_call_day_is_ingested_linked_and_quarantined_with_reasons(local_resour
     assert metadata["quarantine_reasons"]["wrong_field_count"] == 1
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks and all(checks.values()), checks
+    assert set(call_checks.CALL_DAY_CHECKS) <= set(checks)
+
+
+def test_call_day_checks_share_one_load_of_the_day(local_resources, monkeypatch) -> None:
+    """The four call-record checks read the same partition: one step, one query, four results
+    under their own names; a subset selection runs only what was asked."""
+    _land_day(local_resources["object_store"])
+    loads: list[date] = []
+    real_load = call_checks._day_calls
+
+    def counting_load(warehouse, day):
+        loads.append(day)
+        return real_load(warehouse, day)
+
+    monkeypatch.setattr(call_checks, "_day_calls", counting_load)
+    result = ingest_day(local_resources, DAY)
+    assert result.success
+    names = [e.check_name for e in result.get_asset_check_evaluations()]
+    assert sorted(n for n in names if n in call_checks.CALL_DAY_CHECKS) == sorted(
+        call_checks.CALL_DAY_CHECKS
+    )
+    assert loads == [date.fromisoformat(DAY)]
+
+    loads.clear()
+    only = dg.AssetCheckKey(dg.AssetKey("call_records"), "call_records_billsec_within_duration")
+    defs = dg.Definitions(
+        assets=INGESTION_ASSETS,
+        asset_checks=CHECKS,
+        jobs=[
+            dg.define_asset_job(
+                "one_check",
+                selection=dg.AssetSelection.assets("call_records").without_checks()
+                | dg.AssetSelection.checks(only),
+                partitions_def=call_day_partitions,
+            )
+        ],
+        resources=local_resources,
+    )
+    subset = defs.resolve_job_def("one_check").execute_in_process(
+        partition_key=DAY, instance=dg.DagsterInstance.ephemeral()
+    )
+    assert [e.check_name for e in subset.get_asset_check_evaluations()] == [only.name]
+    assert loads == [date.fromisoformat(DAY)]
 
 
 def test_materialising_a_day_twice_leaves_one_copy(local_resources) -> None:

@@ -31,9 +31,11 @@ def _no_profile(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_default_keeps_dagsters_executor() -> None:
+def test_default_runs_every_step_in_the_runs_process(monkeypatch) -> None:
     assert executors.executor_mode() == "default"
-    assert executor_for_deployment() is None
+    assert executor_for_deployment() is dg.in_process_executor
+    monkeypatch.setenv("CM_EXECUTOR", "default")
+    assert executor_for_deployment() is dg.in_process_executor
 
 
 def test_in_process_and_multiprocess(monkeypatch) -> None:
