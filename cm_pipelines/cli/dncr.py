@@ -26,8 +26,8 @@ from cm_pipelines.cli.command_context import (
 from cm_pipelines.dncr.audit_actor import ACTOR
 from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.domain.dncr.evidence import evidence_document
-from cm_pipelines.domain.dncr.number_preparation import prepare_numbers
-from cm_pipelines.domain.dncr.washing import wash
+from cm_pipelines.domain.dncr.fast_numbers import prepare_numbers_fast
+from cm_pipelines.domain.dncr.fast_washing import wash_fast
 from cm_pipelines.domain.phone_numbers import mask_number
 from cm_pipelines.domain.tenants import ConfigError, Tenant
 from cm_pipelines.platform import settings
@@ -68,7 +68,7 @@ def run_wash(
     except ConfigError as exc:
         raise click.ClickException(f"configuration refused: {exc}") from exc
     warehouse, object_store = open_warehouse(), open_object_store()
-    numbers = prepare_numbers(raw_numbers, tenant.country, settings.identifier_hash_key())
+    numbers = prepare_numbers_fast(raw_numbers, tenant.country, settings.identifier_hash_key())
     try:
         with warehouse.connect() as connection:
             evidence = load_evidence(
@@ -79,7 +79,7 @@ def run_wash(
             consents = tenant_consents(connection, tenant.id, set(numbers["e164_hash"]))
     except RegistryIntegrityError as exc:
         raise click.ClickException(f"{exc}: re-run dncr_registry_refresh_job") from exc
-    results = wash(
+    results = wash_fast(
         numbers,
         evidence=evidence,
         suppressed_hashes=suppressed,

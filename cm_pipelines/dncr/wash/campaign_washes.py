@@ -21,9 +21,9 @@ from cm_pipelines.dncr.wash.campaign_lists import read_campaign_csv
 from cm_pipelines.dncr.wash.exports import allowed_export_csv, allowed_export_path, file_stamp
 from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.domain.dncr.evidence import Evidence
-from cm_pipelines.domain.dncr.number_preparation import prepare_numbers
+from cm_pipelines.domain.dncr.fast_numbers import prepare_numbers_fast
+from cm_pipelines.domain.dncr.fast_washing import wash_fast
 from cm_pipelines.domain.dncr.wash_decisions import BLOCKING_REASONS
-from cm_pipelines.domain.dncr.washing import wash
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.platform.audit_log import append_audit
 from cm_pipelines.resources.bulk_load import bulk_insert
@@ -123,8 +123,8 @@ def wash_campaign(
     ``requests`` (per registry), counts to ``totals``."""
     tenant, campaign_id = against.tenant, campaign.campaign_id
     frame = read_campaign_csv(campaign.data, campaign.path)
-    numbers = prepare_numbers(frame["phone"].tolist(), tenant.country, key)
-    results = wash(
+    numbers = prepare_numbers_fast(frame["phone"].tolist(), tenant.country, key)
+    results = wash_fast(
         numbers,
         evidence=against.evidence,
         suppressed_hashes=against.suppressed,

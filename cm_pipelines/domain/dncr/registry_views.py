@@ -39,7 +39,7 @@ class RegistryView:
 def registry_view(evidence: Evidence, ints: np.ndarray, washed_at: datetime) -> RegistryView:
     """The verdict of one registry's evidence on E.164 integers (-1: an invalid number)."""
     registry = evidence.registry
-    applies = _applies(registry, ints)
+    applies = registry_applies(registry, ints)
     rows = ints.size
     if isinstance(evidence, DownloadableEvidence):
         if evidence.version_id is None or evidence.index is None or evidence.data_as_of is None:
@@ -54,7 +54,8 @@ def registry_view(evidence: Evidence, ints: np.ndarray, washed_at: datetime) -> 
     return _wash_only_view(evidence, applies, ints, washed_at)
 
 
-def _applies(registry: Registry, ints: np.ndarray) -> np.ndarray:
+def registry_applies(registry: Registry, ints: np.ndarray) -> np.ndarray:
+    """Rows holding a valid number of the registry's country (-1 rows never apply)."""
     valid_rows = ints >= 0
     unique, _ = sorted_unique(ints[valid_rows].copy())
     validity = country_validity(unique, registry.country).valid

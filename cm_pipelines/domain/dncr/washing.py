@@ -86,7 +86,7 @@ def wash(
         )
         result["valid_until"] = result["valid_until"].astimezone(UTC)
         if result["decision"] == "allowed":
-            result["calling_window"] = _calling_window(
+            result["calling_window"] = calling_window_document(
                 windows, str(numbers["e164"].iat[row]), str(countries[row]), result["valid_until"]
             )
         else:
@@ -109,8 +109,11 @@ def _countries(views: Sequence[RegistryView], rows: int, tenant_country: str) ->
     return countries
 
 
-def _calling_window(windows: WindowCalculator, e164: str, country: str, until: datetime) -> dict:
-    """An allowed number's calling windows: those starting before the decision expires."""
+def calling_window_document(
+    windows: WindowCalculator, e164: str, country: str, until: datetime
+) -> dict:
+    """An allowed number's calling windows: those starting before the decision expires (the
+    vectorised wash computes it once per country, zone set and expiry)."""
     window = windows.for_number(e164, country)
     within = tuple((start, end) for start, end in window.windows if start <= until)
     return replace(window, windows=within).as_document()
