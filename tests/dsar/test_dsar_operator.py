@@ -250,7 +250,9 @@ def test_refuse_is_audited_with_its_code_and_keeps_the_note_out_of_the_audit(
     assert request["state"] == "refused" and request["refusal_code"] == "manifestly_excessive"
     assert request["refusal_reason"] == note and request["refused_by"] == "cli:priya"
     [entry] = [r for r in rows(platform, audit_log) if r["action"] == "dsar.refuse"]
-    assert entry["details"]["code"] == "manifestly_excessive" and note not in json.dumps(entry, default=str)
+    assert entry["details"]["code"] == "manifestly_excessive" and note not in json.dumps(
+        entry, default=str
+    )
     result, text = _cm(capfd, "dsar", "refuse", request_id, "--reason", "manifestly_unfounded",
                        "--actor", "priya")  # fmt: skip
     _assert_one_line_refusal(result, text, "already refused")
