@@ -35,6 +35,7 @@ def dsar_sla(
             "open_requests": len(rows),
             "overdue": len(overdue),
             "due_within_7_days": sum(1 for row in rows if 0 <= row["days_left"] <= 7),
+            "unacknowledged_overdue": sum(1 for row in rows if row["acknowledgement"] == "overdue"),
             "soonest_days_left": rows[0]["days_left"] if rows else dg.MetadataValue.null(),
             "by_state": dg.MetadataValue.json(dict(Counter(row["state"] for row in rows))),
             "requests": dg.MetadataValue.md(sla_table(rows)),

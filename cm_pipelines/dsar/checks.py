@@ -1,9 +1,11 @@
-"""The SLA check: fails while any open request is past its (extended) due date."""
+"""The SLA checks: an open request past its (extended) due date, one due soon, and a CCPA
+request whose receipt was not acknowledged in time."""
 
 from collections import Counter
 
 import dagster as dg
 
+from cm_pipelines.domain.dsar.operator import ACK_DUE, ACK_LATE, ACK_OVERDUE
 from cm_pipelines.domain.operations.alerts import Deadline, deadlines_ahead
 from cm_pipelines.dsar.sla import sla_rows
 from cm_pipelines.platform import settings
@@ -54,6 +56,32 @@ def dsar_deadlines_ahead(
             "due_soon_request_ids": dg.MetadataValue.json([d.request_id for d in due_soon]),
             "due_soon_by_tenant": dg.MetadataValue.json(
                 dict(Counter(d.tenant_id for d in due_soon))
+            ),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="dsar_sla",
+    description="Fails while an open CCPA request was not acknowledged within 10 business days "
+    "of receipt (Cal. Code Regs. tit. 11, 7021); record one with cm dsar acknowledge ID.",
+)
+def dsar_acknowledged_in_time(
+    warehouse: WarehouseResource, platform_config: PlatformConfigResource
+) -> dg.AssetCheckResult:
+    rows = sla_rows(warehouse, platform_config.tenants_by_id())
+    by_status = Counter(row["acknowledgement"] for row in rows)
+    missed = [row for row in rows if row["acknowledgement"] == ACK_OVERDUE]
+    return dg.AssetCheckResult(
+        passed=not missed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(missed)} open request(s) past their acknowledgement date",
+        metadata={
+            "unacknowledged_overdue": len(missed),
+            "acknowledgement_due": by_status.get(ACK_DUE, 0),
+            "acknowledged_late": by_status.get(ACK_LATE, 0),
+            "unacknowledged_request_ids": dg.MetadataValue.json(
+                [row["request_id"] for row in missed]
             ),
         },
     )

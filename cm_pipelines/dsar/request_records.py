@@ -109,7 +109,7 @@ def load_request(connection: sa.Connection, request_id: str) -> RequestRecord:
         .first()
     )
     if row is None:
-        raise RequestNotFound(f"no request {request_id}: check the id (cm dsar status)")
+        raise RequestNotFound(f"no request {request_id}: check the id (cm dsar list)")
     return _record(row)
 
 

@@ -8,6 +8,8 @@ WATCH_CHECKS = (
     # an open DSAR due within CM_ALERT_DSAR_DUE_DAYS, and one overdue
     dg.AssetCheckKey(dg.AssetKey("dsar_sla"), "dsar_deadlines_ahead"),
     dg.AssetCheckKey(dg.AssetKey("dsar_sla"), "dsar_none_overdue"),
+    # a CCPA request not acknowledged within 10 business days of receipt
+    dg.AssetCheckKey(dg.AssetKey("dsar_sla"), "dsar_acknowledged_in_time"),
     # registry evidence within CM_ALERT_REGISTRY_EXPIRY_DAYS of expiry, or expired
     dg.AssetCheckKey(dg.AssetKey("dncr_registry_promotion"), "registry_evidence_in_force"),
     # a DSAR task for a CRM still pending CM_ALERT_CRM_TASK_HOURS after it was written

@@ -103,6 +103,7 @@ def test_check_kinds() -> None:
     assert kind("registry_evidence_in_force") == "registry_expiry"
     assert kind("dsar_none_overdue") == "dsar_overdue"
     assert kind("dsar_crm_tasks_delivered") == "crm_task_stuck"
+    assert kind("dsar_acknowledged_in_time") == "dsar_acknowledgement_missed"
     assert kind("something_else") == "check_failed"
 
 

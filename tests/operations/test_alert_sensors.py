@@ -121,6 +121,7 @@ def _watch(instance: dg.DagsterInstance) -> None:
     assert {e.check_name for e in result.get_asset_check_evaluations()} == {
         "dsar_deadlines_ahead",
         "dsar_none_overdue",
+        "dsar_acknowledged_in_time",
         "registry_evidence_in_force",
         "dsar_crm_tasks_delivered",
     }

@@ -147,6 +147,7 @@ class FailedCheck:
 CHECK_KINDS = {
     "dsar_deadlines_ahead": "dsar_deadline",
     "dsar_none_overdue": "dsar_overdue",
+    "dsar_acknowledged_in_time": "dsar_acknowledgement_missed",
     "registry_evidence_in_force": "registry_expiry",
     "audit_chain_intact": "audit_chain_broken",
     "dsar_crm_tasks_delivered": "crm_task_stuck",

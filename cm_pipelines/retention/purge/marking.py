@@ -175,6 +175,7 @@ def _mark_case_files(connection: sa.Connection, items: pd.DataFrame, now: dateti
                 rectification=None,
                 extension_reason=None,
                 refusal_reason=None,
+                lift_reason=None,
                 result_path=None,
                 updated_at=now,
             )
