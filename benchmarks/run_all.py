@@ -7,6 +7,7 @@ import os
 
 BENCHMARKS = [
     "bench_ingestion",
+    "bench_call_day",
     "bench_dncr",
     "bench_retention",
     "bench_dsar_locate",

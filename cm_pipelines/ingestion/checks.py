@@ -21,7 +21,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cm_pipelines.domain.keyed_hash import is_keyed_hash
-from cm_pipelines.domain.phone_numbers import is_valid_e164
+from cm_pipelines.domain.phone_numbers import valid_e164_values
 from cm_pipelines.platform import landing
 from cm_pipelines.platform.partitions import call_day_partitions
 from cm_pipelines.resources.configuration import PlatformConfigResource
@@ -184,9 +184,8 @@ def external_numbers(frame: pd.DataFrame) -> pd.DataFrame:
         subset = frame.loc[is_number, [f"{side}_e164"]]
         parts.append(subset.rename(columns={f"{side}_e164": "e164"}))
     numbers = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"e164": []})
-    distinct = numbers["e164"].dropna().unique()
-    validity = {number: is_valid_e164(number) for number in distinct}
-    numbers["is_valid"] = numbers["e164"].map(validity).fillna(False).astype(bool)
+    # the numbering-plan table decides the column; phonenumbers parses only what it cannot
+    numbers["is_valid"] = valid_e164_values(numbers["e164"].to_numpy(dtype=object))
     return numbers
 
 

@@ -167,3 +167,29 @@ def test_crm_unreadable_files(data: bytes, reason: str) -> None:
     with pytest.raises(CrmLinksFormatError) as error:
         parse_crm_links(data, "f", "AU")
     assert error.value.reason_code == reason
+
+
+def test_crm_contact_phones_normalised_as_a_column_match_the_per_row_parse() -> None:
+    """The file's phones go through the column path once: every link and every refusal is what
+    parsing that row's phone on its own answered."""
+    import random
+
+    from cm_pipelines.domain.phone_numbers import parse_party_uncached
+
+    rnd = random.Random(12)
+    heads = ["0", "04", "+61 4", "+1 212", "02", "1", "+44 20", "", "(02) ", "00"]
+    phones = [
+        rnd.choice(heads) + "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 10)))
+        for _ in range(600)
+    ]
+    rows = [f"{1763630000 + i}.1,hubspot,contact/{i},{phone}," for i, phone in enumerate(phones)]
+    result = parse_crm_links(crm_bytes(*rows), "crm.csv", "AU")
+    links = {link.crm_record_id: link.contact_e164 for link in result.links}
+    refused = {row.line_number for row in result.quarantined if row.reason_code == "invalid_phone"}
+    for index, phone in enumerate(phones):
+        party = parse_party_uncached(phone.strip(), "AU") if phone.strip() else None
+        if party is not None and party.kind != "e164":
+            assert index + 2 in refused, index
+        else:
+            assert links[f"contact/{index}"] == (party.e164 if party else None), index
+    assert links and refused
