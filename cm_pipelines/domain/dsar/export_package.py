@@ -25,6 +25,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from cm_pipelines.domain.csv_cells import neutralise_cell
 from cm_pipelines.domain.identifiers import mask_identifiers
 from cm_pipelines.domain.phone_numbers import mask_number
 
@@ -177,7 +178,8 @@ def _cell(value: Any) -> str:
 
 
 def category_csv(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """Columns in first-seen order; nested values as JSON; empty string for missing."""
+    """Columns in first-seen order; nested values as JSON; empty string for missing; formula-
+    like cells (a transcript line "=HYPERLINK(...)") neutralised for spreadsheets."""
     columns: list[str] = []
     for row in rows:
         columns.extend(key for key in row if key not in columns)
@@ -185,7 +187,7 @@ def category_csv(rows: Sequence[Mapping[str, Any]]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in columns])
+        writer.writerow([neutralise_cell(_cell(row.get(column))) for column in columns])
     return buffer.getvalue().encode("utf-8")
 
 
