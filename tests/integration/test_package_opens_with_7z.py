@@ -56,6 +56,7 @@ def test_a_requester_opens_the_package_with_7z_and_the_passphrase(tmp_path, seve
     assert wrong.returncode != 0  # 7-Zip itself refuses the wrong passphrase
     listing = _7z(seven_zip, "l", "-slt", f"-p{passphrase}", str(package))
     assert "Method = AES-256" in listing.stdout, listing.stdout[-2000:]
+    assert "start with index.html" in listing.stdout  # the archive comment, readable unopened
     out = tmp_path / "opened"
     opened = _7z(seven_zip, "x", f"-p{passphrase}", f"-o{out}", "-y", str(package))
     assert opened.returncode == 0, opened.stdout[-2000:] + opened.stderr[-2000:]

@@ -43,6 +43,11 @@ MANIFEST = "manifest.json"
 README = "README.txt"
 COVER = "index.html"
 COMMENT_PREFIX = "cm-dsar-package "
+OPENING_HINT = (
+    "Encrypted (AES-256). Open it with 7-Zip, WinZip, Keka or `7z x` and the passphrase you "
+    "were sent separately; start with index.html."
+)
+"""Shown by archive tools before the passphrase is asked (the ZIP comment is not encrypted)."""
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 OTHER_NAME_MASK = "[name]"
 
@@ -318,7 +323,7 @@ def encrypt_package(
     ) as archive:
         archive.setpassword(key_to_text(key).encode("ascii"))
         archive.setencryption(pyzipper.WZ_AES, nbits=256)
-        archive.comment = (COMMENT_PREFIX + associated_id).encode("utf-8")
+        archive.comment = f"{COMMENT_PREFIX}{associated_id}\n{OPENING_HINT}".encode()
         for path, data in sorted(members.items()):
             archive.writestr(_member_info(path, archive.zipinfo_cls), data)
     sealed = buffer.getvalue()
@@ -333,7 +338,7 @@ def decrypt_package(sealed: bytes, key: bytes) -> tuple[str, bytes]:
     try:
         with pyzipper.AESZipFile(io.BytesIO(sealed)) as archive:
             archive.setpassword(key_to_text(key).encode("ascii"))
-            comment = archive.comment.decode("utf-8", errors="replace")
+            comment = archive.comment.decode("utf-8", errors="replace").split("\n", 1)[0]
             infos = archive.infolist()
             if not infos or any(not info.flag_bits & 0x1 for info in infos):
                 raise PackageError("not an encrypted DSAR package")
