@@ -24,6 +24,7 @@ from cm_pipelines.cli.command_context import (
     tenant_named,
 )
 from cm_pipelines.dncr.audit_actor import ACTOR
+from cm_pipelines.domain.csv_cells import safe_csv_bytes
 from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.domain.dncr.evidence import evidence_document
 from cm_pipelines.domain.dncr.fast_numbers import prepare_numbers_fast
@@ -167,7 +168,7 @@ def wash_command(tenant_id: str, list_file: Path, out_file: Path, at: str | None
     results["contact_ref"] = frame["contact_ref"].to_numpy(dtype=object)
     withheld = results["e164_hash"].isin(restricted).to_numpy()
     output = results.loc[~withheld]
-    body = _decision_table(output).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    body = safe_csv_bytes(_decision_table(output))  # formula-like cells neutralised
     out_file.write_bytes(body)
     summary = {
         "numbers": len(results),

@@ -327,8 +327,10 @@ def run_command(request_id: str, actor: str | None) -> None:
     if outcome["key"] is not None:
         click.echo(
             f"key:         {outcome['key'].hex()}\n"
-            "             AES-256-GCM; shown once, stored nowhere - pass it to the requester "
-            "through a different channel than the package."
+            "             the passphrase of the AES-256 encrypted ZIP (7-Zip and other archive "
+            "tools open it); shown once, stored nowhere - pass it to the requester through a "
+            "different channel than the package, with: open the .zip with 7-Zip, WinZip, Keka "
+            "or `7z x` and this passphrase, then index.html."
         )
     elif outcome["type"] in ("access", "portability"):
         click.echo("key:         not produced by this run (the package was built earlier)")

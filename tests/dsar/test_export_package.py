@@ -1,5 +1,5 @@
-"""The access package: masked for the other data subject, manifest hashes that match, and a
-sealed file that only its key opens."""
+"""The access package: masked for the other data subject, manifest hashes that match, a cover
+page with the Art. 15(1) facts, and an AES-256 ZIP that only its passphrase opens."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from cm_pipelines.domain.dsar.cover_page import Disclosure, cover_page
 from cm_pipelines.domain.dsar.export_package import (
     MANIFEST,
     PackageContent,
@@ -144,18 +145,23 @@ def test_a_tampered_package_fails_its_manifest() -> None:
 def test_the_package_decrypts_with_its_key_only() -> None:
     built = build_package(_content())
     sealed = encrypt_package(built.data, "dsar-0123456789abcdef0123")
-    assert built.data not in sealed.data and b"manifest" not in sealed.data
+    assert built.data not in sealed.data and b'"format"' not in sealed.data
+    assert b"RIFF....WAVE" not in sealed.data and b"contact/2" not in sealed.data
     request_id, plain = decrypt_package(sealed.data, key_from_text(key_to_text(sealed.key)))
     assert request_id == "dsar-0123456789abcdef0123" and plain == built.data
     verify_package(plain)
     with pytest.raises(PackageError, match="does not open"):
         decrypt_package(sealed.data, bytes(32))
+    with zipfile.ZipFile(io.BytesIO(sealed.data)) as archive:  # every member is encrypted
+        infos = archive.infolist()
+        assert infos and all(info.flag_bits & 0x1 for info in infos)
+        offset = max(info.header_offset for info in infos)  # inside the last member's data
     altered = bytearray(sealed.data)
-    altered[-1] ^= 1
+    altered[offset + 80] ^= 1
     with pytest.raises(PackageError, match="does not open"):
         decrypt_package(bytes(altered), sealed.key)
     relabelled = sealed.data.replace(b"dsar-0123456789abcdef0123", b"dsar-ffffffffffffffffffff")
-    with pytest.raises(PackageError):
+    with pytest.raises(PackageError, match="does not match its manifest"):
         decrypt_package(relabelled, sealed.key)
     assert encrypt_package(built.data, "x").key != sealed.key  # a fresh key per package
 
@@ -181,3 +187,40 @@ def test_times_are_exported_to_the_second() -> None:
     rows = json.loads(category_json([{"at": datetime(2026, 1, 2, 3, 4, 5, 136480, tzinfo=UTC)}]))
     assert rows == [{"at": "2026-01-02T03:04:05+00:00"}]
     assert b"136480" not in category_csv([{"at": datetime(2026, 1, 2, 3, 4, 5, 136480)}])
+
+
+def _disclosure(**overrides) -> Disclosure:
+    fields = {
+        "controller": "Beta <Solar> & Sons",
+        "request_id": "dsar-0123456789abcdef0123",
+        "request_type": "access",
+        "jurisdiction": "ccpa",
+        "generated_at": "2026-11-20 09:00 UTC",
+        "expires_at": "2026-12-20",
+        "categories": {"calls": 3, "crm_links": 1},
+        "crm_systems": ["hubspot"],
+        "registries": ["us_ftc"],
+        "retention_days": {"call_logs": 1095, "recordings": 60},
+    }
+    return Disclosure(**{**fields, **overrides})
+
+
+def test_the_cover_page_states_article_15_facts_escaped_and_per_jurisdiction() -> None:
+    page = cover_page(_disclosure()).decode()
+    assert "Beta &lt;Solar&gt; &amp; Sons" in page and "<Solar>" not in page
+    assert "California Privacy Protection Agency" in page
+    assert "hubspot" in page and "us_ftc" in page and "1095 days" in page
+    assert "<td>Call records</td><td>3</td>" in page and "2026-12-20" in page
+    assert "Information Commissioner" in cover_page(_disclosure(jurisdiction="gdpr")).decode()
+    assert "oaic.gov.au" in cover_page(_disclosure(jurisdiction="au")).decode()
+
+
+def test_a_package_with_a_disclosure_has_its_cover_page_and_a_truthful_readme() -> None:
+    content = _content()
+    content.disclosure = _disclosure()
+    built = build_package(content)
+    manifest = verify_package(built.data)
+    assert "index.html" in {entry["path"] for entry in manifest["files"]}
+    with zipfile.ZipFile(io.BytesIO(built.data)) as archive:
+        readme = archive.read("README.txt").decode()
+    assert "Not masked:" in readme and "names in free text are not detected" in readme

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from cm_pipelines.domain.csv_cells import safe_csv_bytes
 from cm_pipelines.platform import landing
 
 
@@ -46,7 +47,7 @@ def allowed_export_csv(frame: pd.DataFrame) -> bytes:
             ],
         }
     )
-    return output.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return safe_csv_bytes(output)
 
 
 def wash_request_csv(e164_numbers: Sequence[str]) -> bytes:

@@ -1,13 +1,18 @@
-"""The access / portability package: a zip with a manifest, sealed with AES-256-GCM.
+"""The access / portability package: a zip with a cover page and a manifest, encrypted as an
+AES-256 ZIP (WinZip AE-2, the format 7-Zip, WinZip, macOS Archive Utility alternatives and
+``7z x`` open with a passphrase).
 
 Every call has two data subjects, so what goes in is masked for the *other* one: the other
 party's number and name in call rows, and every phone number or email in transcripts and AI
 notes that is not the requester's own (``identifiers.mask_identifiers`` with keep-sets).
 
-The zip holds ``data/<category>.csv`` and ``data/<category>.json`` per category, the recordings
-and transcripts under ``recordings/`` and ``transcripts/``, a ``README.txt`` and a
-``manifest.json`` naming every other file with its size and sha256. The encryption key is
-returned to the caller once; it is never part of the package, its path or its metadata.
+The zip holds ``index.html`` (the GDPR Art. 15(1) cover page, ``cover_page``),
+``data/<category>.csv`` and ``data/<category>.json`` per category, the recordings and
+transcripts under ``recordings/`` and ``transcripts/``, a ``README.txt`` and a
+``manifest.json`` naming every other file with its size and sha256. The key (32 random bytes)
+is returned to the caller once; its hex form is the ZIP passphrase. It is never part of the
+package, its path or its metadata. File names inside a ZIP are not encrypted, so member paths
+carry ids only (call ids, category names).
 """
 
 from __future__ import annotations
@@ -23,18 +28,26 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+import pyzipper
 
+from cm_pipelines.domain.csv_cells import neutralise_cell
+from cm_pipelines.domain.dsar.cover_page import Disclosure, cover_page, readme_text
 from cm_pipelines.domain.identifiers import mask_identifiers
 from cm_pipelines.domain.phone_numbers import mask_number
 
-PACKAGE_FORMAT = "cm-dsar-package/1"
-ENCRYPTION = "aes-256-gcm/1"
-MAGIC = b"CMDSAR1"
-NONCE_BYTES = 12
+PACKAGE_FORMAT = "cm-dsar-package/2"
+ENCRYPTION = "zip-aes-256/1"
+PACKAGE_SUFFIX = ".zip"
 KEY_BYTES = 32
 MANIFEST = "manifest.json"
 README = "README.txt"
+COVER = "index.html"
+COMMENT_PREFIX = "cm-dsar-package "
+OPENING_HINT = (
+    "Encrypted (AES-256). Open it with 7-Zip, WinZip, Keka or `7z x` and the passphrase you "
+    "were sent separately; start with index.html."
+)
+"""Shown by archive tools before the passphrase is asked (the ZIP comment is not encrypted)."""
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 OTHER_NAME_MASK = "[name]"
 
@@ -59,6 +72,7 @@ class PackageContent:
     generated_at: datetime
     categories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     files: list[PackageFile] = field(default_factory=list)
+    disclosure: Disclosure | None = None
 
 
 @dataclass(frozen=True)
@@ -177,7 +191,8 @@ def _cell(value: Any) -> str:
 
 
 def category_csv(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """Columns in first-seen order; nested values as JSON; empty string for missing."""
+    """Columns in first-seen order; nested values as JSON; empty string for missing; formula-
+    like cells (a transcript line "=HYPERLINK(...)") neutralised for spreadsheets."""
     columns: list[str] = []
     for row in rows:
         columns.extend(key for key in row if key not in columns)
@@ -185,28 +200,13 @@ def category_csv(rows: Sequence[Mapping[str, Any]]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in columns])
+        writer.writerow([neutralise_cell(_cell(row.get(column))) for column in columns])
     return buffer.getvalue().encode("utf-8")
 
 
 def category_json(rows: Sequence[Mapping[str, Any]]) -> bytes:
     plain = [{key: _plain(value) for key, value in row.items()} for row in rows]
     return json.dumps(plain, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
-
-
-def _readme(content: PackageContent) -> bytes:
-    lines = [
-        "Your personal data held by this organisation",
-        "",
-        f"Request: {content.request_id} ({content.request_type})",
-        f"Generated: {_plain(content.generated_at)}",
-        "",
-        "data/<category>.csv and data/<category>.json hold the same records in two formats.",
-        "recordings/ holds call recordings, transcripts/ the text of your calls.",
-        "Phone numbers, names and emails of other people are masked ([phone], [email], [name]).",
-        "manifest.json lists every file with its SHA-256 so you can check nothing was altered.",
-    ]
-    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _check_member_path(path: str) -> str:
@@ -218,7 +218,11 @@ def _check_member_path(path: str) -> str:
 
 def build_package(content: PackageContent) -> BuiltPackage:
     """A deterministic zip (fixed timestamps, sorted members) and its manifest."""
-    members: dict[str, bytes] = {README: _readme(content)}
+    members: dict[str, bytes] = {
+        README: readme_text(content.disclosure, content.request_id, content.request_type)
+    }
+    if content.disclosure is not None:
+        members[COVER] = cover_page(content.disclosure)
     categories: dict[str, dict[str, Any]] = {}
     for name, rows in sorted(content.categories.items()):
         csv_path, json_path = f"data/{name}.csv", f"data/{name}.json"
@@ -244,14 +248,24 @@ def build_package(content: PackageContent) -> BuiltPackage:
     }
     manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8")
     members[MANIFEST] = manifest_bytes
+    return BuiltPackage(_plain_zip(members), manifest, sha256_hex(manifest_bytes))
+
+
+def _member_info(path: str, kind: type[zipfile.ZipInfo] = zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """Fixed time and mode (``kind``: pyzipper's own ZipInfo for the encrypted archive)."""
+    info = kind(path, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o600 << 16
+    return info
+
+
+def _plain_zip(members: Mapping[str, bytes]) -> bytes:
+    """A deterministic zip: sorted members, fixed timestamps and modes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path, data in sorted(members.items()):
-            info = zipfile.ZipInfo(path, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o600 << 16
-            archive.writestr(info, data)
-    return BuiltPackage(buffer.getvalue(), manifest, sha256_hex(manifest_bytes))
+            archive.writestr(_member_info(path), data)
+    return buffer.getvalue()
 
 
 def verify_package(zip_bytes: bytes) -> dict[str, Any]:
@@ -283,45 +297,63 @@ def verify_package(zip_bytes: bytes) -> dict[str, Any]:
 
 
 def new_key() -> bytes:
-    return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+    return os.urandom(KEY_BYTES)
 
 
 def encrypt_package(
     zip_bytes: bytes, associated_id: str, key: bytes | None = None
 ) -> SealedPackage:
-    """``MAGIC | len(id) | id | nonce | ciphertext+tag``; the id (the request id) is
-    authenticated, so a package cannot be passed off as another request's."""
+    """The members of ``zip_bytes`` in an AES-256 encrypted ZIP whose passphrase is the key's
+    hex form. Each member is encrypted and authenticated (HMAC-SHA1 of AE-2); the request id
+    stands in the archive comment and is checked against the manifest when opened, so a
+    package cannot be passed off as another request's."""
     key = key or new_key()
     if len(key) != KEY_BYTES:
         raise PackageError("the package key must be 32 bytes (AES-256)")
-    header_id = associated_id.encode("utf-8")
-    if not 0 < len(header_id) < 256:
+    if not 0 < len(associated_id.encode("utf-8")) < 256:
         raise PackageError("the associated id must be 1-255 bytes")
-    nonce = os.urandom(NONCE_BYTES)
-    header = MAGIC + bytes([len(header_id)]) + header_id
-    ciphertext = AESGCM(key).encrypt(nonce, zip_bytes, header)
-    sealed = header + nonce + ciphertext
+    try:
+        with zipfile.ZipFile(io.BytesIO(zip_bytes)) as plain:
+            members = {name: plain.read(name) for name in plain.namelist()}
+    except zipfile.BadZipFile as exc:
+        raise PackageError("the package is not a zip file") from exc
+    buffer = io.BytesIO()
+    with pyzipper.AESZipFile(
+        buffer, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
+    ) as archive:
+        archive.setpassword(key_to_text(key).encode("ascii"))
+        archive.setencryption(pyzipper.WZ_AES, nbits=256)
+        archive.comment = f"{COMMENT_PREFIX}{associated_id}\n{OPENING_HINT}".encode()
+        for path, data in sorted(members.items()):
+            archive.writestr(_member_info(path, archive.zipinfo_cls), data)
+    sealed = buffer.getvalue()
     return SealedPackage(sealed, key, sha256_hex(sealed))
 
 
 def decrypt_package(sealed: bytes, key: bytes) -> tuple[str, bytes]:
-    """(associated id, zip bytes); a wrong key or any changed byte is refused."""
-    if not sealed.startswith(MAGIC) or len(sealed) < len(MAGIC) + 1:
-        raise PackageError("not a sealed DSAR package")
-    id_length = sealed[len(MAGIC)]
-    header_end = len(MAGIC) + 1 + id_length
-    header = sealed[:header_end]
-    nonce = sealed[header_end : header_end + NONCE_BYTES]
-    ciphertext = sealed[header_end + NONCE_BYTES :]
-    if len(nonce) != NONCE_BYTES or len(key) != KEY_BYTES:
+    """(request id, the package as a plain zip); a wrong key, any changed byte or a request id
+    that is not the manifest's is refused."""
+    if len(key) != KEY_BYTES:
         raise PackageError("the package is truncated or the key is not 32 bytes")
     try:
-        plaintext = AESGCM(key).decrypt(nonce, ciphertext, header)
-    except Exception as exc:  # cryptography raises InvalidTag without a message
+        with pyzipper.AESZipFile(io.BytesIO(sealed)) as archive:
+            archive.setpassword(key_to_text(key).encode("ascii"))
+            comment = archive.comment.decode("utf-8", errors="replace").split("\n", 1)[0]
+            infos = archive.infolist()
+            if not infos or any(not info.flag_bits & 0x1 for info in infos):
+                raise PackageError("not an encrypted DSAR package")
+            members = {info.filename: archive.read(info.filename) for info in infos}
+    except PackageError:
+        raise
+    except Exception as exc:  # wrong password, failed HMAC or CRC, truncated archive
         raise PackageError(
             "the key does not open this package, or the package was altered"
         ) from exc
-    return header[len(MAGIC) + 1 :].decode("utf-8"), plaintext
+    request_id = comment.removeprefix(COMMENT_PREFIX)
+    manifest = json.loads(members.get(MANIFEST, b"{}"))
+    if not comment.startswith(COMMENT_PREFIX) or manifest.get("request_id") != request_id:
+        raise PackageError("the package's request id does not match its manifest")
+    return request_id, _plain_zip(members)
 
 
 def key_to_text(key: bytes) -> str:

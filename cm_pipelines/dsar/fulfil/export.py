@@ -12,9 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from cm_pipelines.domain.dsar import planning
+from cm_pipelines.domain.dsar.cover_page import RETENTION_LABELS, Disclosure
 from cm_pipelines.domain.dsar.export_package import (
     ENCRYPTION,
+    PACKAGE_SUFFIX,
     BuiltPackage,
+    PackageContent,
     SealedPackage,
     build_package,
     encrypt_package,
@@ -24,6 +27,7 @@ from cm_pipelines.dsar import key_handoff
 from cm_pipelines.dsar.fulfil import plan_items, step_log
 from cm_pipelines.dsar.fulfil.context import FulfilmentContext
 from cm_pipelines.dsar.fulfil.package_content import package_content
+from cm_pipelines.dsar.request_records import RequestRecord
 from cm_pipelines.platform import landing
 from cm_pipelines.resources.object_purge import purge_objects
 from cm_pipelines.tables.dsar import dsar_exports
@@ -39,10 +43,13 @@ def export(fulfilment: FulfilmentContext) -> None:
         fulfilment.report.result_path = done.get("object_path")
         return
     _remove_orphan_packages(fulfilment)
-    built = build_package(package_content(fulfilment, fulfilment.record()))
-    sealed = encrypt_package(built.data, fulfilment.request_id)
+    record = fulfilment.record()
+    content = package_content(fulfilment, record)
     created = fulfilment.clock()
-    path = f"{export_prefix(fulfilment)}/{created.strftime('%Y%m%dT%H%M%S')}.zip.aesgcm"
+    content.disclosure = disclosure(fulfilment, record, content, created)
+    built = build_package(content)
+    sealed = encrypt_package(built.data, fulfilment.request_id)
+    path = f"{export_prefix(fulfilment)}/{created.strftime('%Y%m%dT%H%M%S')}{PACKAGE_SUFFIX}"
     fulfilment.object_store.write_bytes(path, sealed.data)
     delivery = key_handoff.deliver_key(fulfilment.request_id, sealed.key, fulfilment.object_store)
     details = {
@@ -57,6 +64,31 @@ def export(fulfilment: FulfilmentContext) -> None:
     _record_export(fulfilment, path, created, built, sealed, details)
     fulfilment.report.result_path = path
     fulfilment.report.key_delivery = delivery
+
+
+def disclosure(
+    fulfilment: FulfilmentContext,
+    record: RequestRecord,
+    content: PackageContent,
+    created: datetime,
+) -> Disclosure:
+    """What the cover page states: the controller (the tenant), recipients seen in the
+    subject's own records (CRM systems), the tenant's registries and retention model."""
+    tenant = fulfilment.tenant
+    crm_rows = content.categories.get(planning.CRM_LINKS, [])
+    expires = created + timedelta(days=fulfilment.export_ttl_days)
+    return Disclosure(
+        controller=tenant.name,
+        request_id=fulfilment.request_id,
+        request_type=record.request_type,
+        jurisdiction=record.jurisdiction,
+        generated_at=created.strftime("%Y-%m-%d %H:%M UTC"),
+        expires_at=expires.strftime("%Y-%m-%d"),
+        categories={name: len(rows) for name, rows in content.categories.items()},
+        crm_systems=sorted({str(row["crm_system"]) for row in crm_rows if row.get("crm_system")}),
+        registries=tuple(tenant.registries),
+        retention_days={kind: tenant.retention_for(kind) for kind in RETENTION_LABELS},
+    )
 
 
 def _remove_orphan_packages(fulfilment: FulfilmentContext) -> None:
