@@ -8,6 +8,7 @@ import os
 BENCHMARKS = [
     "bench_ingestion",
     "bench_dncr",
+    "bench_wash",
     "bench_retention",
     "bench_dsar_locate",
     "bench_backfill",
