@@ -9,6 +9,7 @@ BENCHMARKS = [
     "bench_ingestion",
     "bench_call_day",
     "bench_dncr",
+    "bench_wash",
     "bench_retention",
     "bench_dsar_locate",
     "bench_backfill",

@@ -18,8 +18,10 @@ import click
 import pandas as pd
 
 from cm_pipelines.cli.command_context import (
+    acting_as,
     open_object_store,
     open_warehouse,
+    operator_identity,
     platform_config,
     tenant_named,
 )
@@ -75,7 +77,7 @@ def run_wash(
             evidence = load_evidence(
                 connection, object_store, [registries[r] for r in tenant.registries]
             )
-            suppressed = suppressed_hashes(connection, tenant.id)
+            suppressed = suppressed_hashes(connection, tenant.id, at)
             restricted = restricted_hashes(connection, tenant.id)
             consents = tenant_consents(connection, tenant.id, set(numbers["e164_hash"]))
     except RegistryIntegrityError as exc:
@@ -113,11 +115,26 @@ def dncr_group() -> None:
     help="Tenant whose registries, suppression list and consents apply.",
 )
 @click.option("--at", "at", default=None, help="ISO instant to decide at (default: now).")
+@click.option("--actor", default=None, help="Who checks (recorded as cli:NAME; default: login).")
 @click.argument("numbers", nargs=-1, required=True)
-def check_command(tenant_id: str, at: str | None, numbers: tuple[str, ...]) -> None:
-    """One JSON line per NUMBER: decision, reason, evidence, valid_until (number masked)."""
+def check_command(
+    tenant_id: str, at: str | None, actor: str | None, numbers: tuple[str, ...]
+) -> None:
+    """One JSON line per NUMBER: decision, reason, evidence, valid_until (number masked).
+    Every check is recorded (``dncr_check_records``: decision, reason, evidence, keyed hash)."""
+    from cm_pipelines.dncr.check_records import store_check_records
 
-    _, results, restricted = run_wash(tenant_id, list(numbers), _instant(at))
+    moment = _instant(at)
+    tenant, results, restricted = run_wash(tenant_id, list(numbers), moment)
+    with open_warehouse().begin() as connection:
+        store_check_records(
+            connection,
+            tenant.id,
+            results,
+            checked_at=datetime.now(UTC),
+            channel="cli",
+            checked_by=operator_identity(actor),
+        )
     for index, row in enumerate(results.to_dict(orient="records")):
         e164 = row["e164"]
         document = {
@@ -217,6 +234,50 @@ def _audit_list_wash(
             },
             details=summary,
         )
+
+
+@dncr_group.command("suppress")
+@click.option("--tenant", "tenant_id", required=True, help="Tenant whose own list is added to.")
+@click.option(
+    "--source",
+    type=click.Choice(["operator", "call_disposition", "ivr_opt_out", "sms_stop", "client_list"]),
+    default="operator",
+    show_default=True,
+    help="Where the do-not-call request came from.",
+)
+@click.option("--by", "by", default=None, help="Who records it: an identity of the roles file.")
+@click.option("--received-at", default=None, help="ISO instant the request was received (now).")
+@click.argument("numbers", nargs=-1, required=True)
+def suppress_command(
+    tenant_id: str, source: str, by: str | None, received_at: str | None, numbers: tuple[str, ...]
+) -> None:
+    """Add NUMBERs to the tenant's internal do-not-call list (in effect at once, honour-by
+    deadline 10 business days, kept 5 years). Invalid numbers refuse the whole command."""
+    from cm_pipelines.dncr.internal_list import Request, hash_numbers, record_requests
+
+    identity = acting_as(by, "dncr.suppress")
+    tenant = tenant_named(tenant_id)
+    received = _instant(received_at)
+    hashes, invalid = hash_numbers(list(numbers), tenant, settings.identifier_hash_key())
+    if invalid:
+        raise click.ClickException(
+            f"not valid {tenant.country} numbers: positions {invalid}; nothing recorded"
+        )
+    by_name = operator_identity(identity.name)
+    requests = [Request(h, source, received, by_name, "cli") for h in dict.fromkeys(hashes)]
+    now = datetime.now(UTC)
+    with open_warehouse().begin() as connection:
+        counts = record_requests(connection, tenant, requests, now)
+        summary = {"added": counts.added, "reinstated": counts.reinstated, "kept": counts.kept}
+        append_audit(
+            connection,
+            actor=by_name,
+            action="dncr.suppressed",
+            tenant_id=tenant.id,
+            object_refs={"source": source},
+            details=summary,
+        )
+    click.echo(json.dumps({"tenant": tenant.id, "source": source, **summary}, sort_keys=True))
 
 
 def register(group: click.Group) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import dagster as dg
 
+from cm_pipelines.dncr.internal_list import ingest_opt_out_files
 from cm_pipelines.dncr.refresh.parsed_files import write_part
 from cm_pipelines.dncr.refresh.promotion import promote_run_candidates
 from cm_pipelines.dncr.refresh.registry_sources import RegistrySource, SourceFile
@@ -245,32 +246,74 @@ def dncr_consents(
     )
 
 
+# --------------------------------------------------------------------------- internal list
+
+
+@dg.asset(group_name=DNCR_GROUP, kinds={"python", "csv"})
+def dncr_internal_list(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    platform_config: PlatformConfigResource,
+) -> dg.MaterializeResult:
+    """The tenants' own do-not-call lists fed by landed opt-out files
+    (``landing/optouts/<tenant>/<source>/*.csv``: agents' opt-out dispositions, IVR opt-outs,
+    SMS STOP replies, client-supplied lists); each entry keeps its source, receipt time,
+    honour-by deadline and expiry, the number as its keyed hash. Washing in the same run (and
+    every later one) applies it; ``cm dncr suppress`` adds entries at once."""
+    warehouse.assert_schema_current()
+    key = settings.identifier_hash_key()
+    now = datetime.now(UTC)
+    added: dict[str, int] = {}
+    quarantined: dict[str, int] = {}
+    by_source: dict[str, int] = {}
+    for tenant in platform_config.tenants():
+        with warehouse.begin() as connection:
+            counts = ingest_opt_out_files(
+                connection, object_store, tenant, key, now, context.run.run_id
+            )
+        added[tenant.id] = counts.added + counts.reinstated
+        quarantined[tenant.id] = counts.quarantined
+        for source, count in counts.by_source.items():
+            by_source[source] = by_source.get(source, 0) + count
+    return dg.MaterializeResult(
+        metadata={
+            "added_by_tenant": dg.MetadataValue.json(added),
+            "quarantined_by_tenant": dg.MetadataValue.json(quarantined),
+            "added_by_source": dg.MetadataValue.json(by_source),
+            "added": sum(added.values()),
+            "quarantined": sum(quarantined.values()),
+        }
+    )
+
+
 # --------------------------------------------------------------------------- washing
 
+_WASH_DEPS = ["dncr_consents", "dncr_internal_list", "dncr_registry_promotion"]
 _WASH_SPECS = [
     dg.AssetSpec(
         "dncr_wash_results",
-        deps=["dncr_consents", "dncr_registry_promotion"],
+        deps=_WASH_DEPS,
         kinds={"python"},
         tags={"cm/pii": "phone"},
         description="A decision, one reason, its evidence and valid_until for every number of every campaign list.",
     ),
     dg.AssetSpec(
         "dncr_blocked_calls",
-        deps=["dncr_consents", "dncr_registry_promotion"],
+        deps=_WASH_DEPS,
         kinds={"python"},
         description="Blocked decisions naming registry, version, evidence date and rule; number hashed.",
     ),
     dg.AssetSpec(
         "dncr_allowed_exports",
-        deps=["dncr_consents", "dncr_registry_promotion"],
+        deps=_WASH_DEPS,
         kinds={"csv"},
         tags={"cm/pii": "phone"},
         description="Allowed numbers per campaign with calling windows, minus DSAR-restricted numbers.",
     ),
     dg.AssetSpec(
         "dncr_wash_requests",
-        deps=["dncr_consents", "dncr_registry_promotion"],
+        deps=_WASH_DEPS,
         kinds={"csv"},
         tags={"cm/pii": "phone"},
         description="Numbers to submit to wash-only registries (no fresh result).",

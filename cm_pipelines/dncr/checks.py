@@ -14,6 +14,7 @@ The rules themselves live in ``cm_pipelines.dncr.refresh.candidate_checks``.
 import dagster as dg
 
 from cm_pipelines.dncr.evidence_in_force import registries_in_force, registries_in_use
+from cm_pipelines.dncr.internal_list import late_entries
 from cm_pipelines.dncr.refresh.candidate_checks import (
     CHECK_DESCRIPTIONS,
     CHECK_NAMES,
@@ -98,5 +99,32 @@ def registry_evidence_in_force(
             "expired_registry_ids": dg.MetadataValue.json(expired),
             "expiring_registry_ids": dg.MetadataValue.json(expiring),
             "days_left": dg.MetadataValue.json(days_left),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="dncr_internal_list",
+    description="Every internal do-not-call entry was in effect by its honour-by deadline "
+    "(10 business days from receipt, 47 CFR 64.1200(d)(3)).",
+)
+def dncr_internal_list_honoured_in_time(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Fails naming entry ids, tenants and sources (never a number or hash) of late entries."""
+    with warehouse.connect() as connection:
+        late = late_entries(connection)
+    by_tenant: dict[str, int] = {}
+    for entry in late:
+        by_tenant[entry["tenant_id"]] = by_tenant.get(entry["tenant_id"], 0) + 1
+    return dg.AssetCheckResult(
+        passed=not late,
+        description=(
+            f"{len(late)} entr(ies) took effect after their honour-by deadline"
+            if late
+            else "every entry was in effect by its deadline"
+        ),
+        metadata={
+            "late": len(late),
+            "late_by_tenant": dg.MetadataValue.json(by_tenant),
+            "late_entry_ids": dg.MetadataValue.json([entry["id"] for entry in late[:100]]),
         },
     )

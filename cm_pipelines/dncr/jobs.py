@@ -20,13 +20,14 @@ dncr_wash_job = dg.define_asset_job(
     name="dncr_wash_job",
     selection=dg.AssetSelection.assets(
         "dncr_consents",
+        "dncr_internal_list",
         "dncr_wash_results",
         "dncr_blocked_calls",
         "dncr_allowed_exports",
         "dncr_wash_requests",
     ),
     description=(
-        "Ingest consents, wash every campaign list against the active registry versions, "
+        "Ingest consents and opt-out files (internal do-not-call list), wash every campaign list against the active registry versions, "
         "export allowed lists and wash requests, record blocked calls."
     ),
     tags={"cm/capability": "dncr"},

@@ -38,10 +38,17 @@ suppression_entries = sa.Table(
     sa.Column("e164_hash", sa.String(80), nullable=False),
     sa.Column(
         "source", sa.String(32), nullable=False
-    ),  # dsar_objection | operator | do_not_call_request
+    ),  # dsar_objection | operator | call_disposition | ivr_opt_out | sms_stop | client_list
     sa.Column("dsar_request_id", sa.String(64), nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("removed_at", UtcDateTime, nullable=True),
+    # intake (0009): when the request was received, the 10-business-day deadline to honour it,
+    # the expiry (at least five years), who asked and where it came from (file, event id)
+    sa.Column("received_at", UtcDateTime, nullable=True),
+    sa.Column("honour_by", UtcDateTime, nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Column("requested_by", sa.String(128), nullable=True),
+    sa.Column("source_ref", sa.String(512), nullable=True),
     sa.UniqueConstraint("tenant_id", "e164_hash", "source"),
     sa.Index("ix_suppression_tenant_e164", "tenant_id", "e164"),
 )
@@ -173,3 +180,25 @@ campaign_washes = sa.Table(
     sa.Index("ix_campaign_washes_tenant_campaign", "tenant_id", "campaign_id"),
 )
 """One row per washed campaign list per run: counts, versions used and the allowed export."""
+
+dncr_check_records = sa.Table(
+    "dncr_check_records",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("e164_hash", sa.String(80), nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("registry_id", sa.String(64), nullable=True),
+    sa.Column("registry_version", sa.String(80), nullable=True),
+    sa.Column("evidence_date", sa.Date, nullable=True),
+    sa.Column("evidence_age_days", sa.Float, nullable=True),
+    sa.Column("rule", sa.String(200), nullable=True),
+    sa.Column("valid_until", UtcDateTime, nullable=True),
+    sa.Column("checked_at", UtcDateTime, nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),  # cli | job
+    sa.Column("checked_by", sa.String(128), nullable=False),
+    sa.Column("deleted_at", UtcDateTime, nullable=True),
+    sa.Index("ix_dncr_check_records_tenant_checked", "tenant_id", "checked_at"),
+)
+"""Every pre-call check (``cm dncr check``): decision, reason and evidence, number as keyed hash."""

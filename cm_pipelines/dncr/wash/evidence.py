@@ -8,6 +8,7 @@ code location.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -60,11 +61,17 @@ def load_evidence(
     return evidence
 
 
-def suppressed_hashes(connection: sa.Connection, tenant_id: str) -> set[str]:
-    """Keyed hashes on the tenant's own do-not-call list (an erased subject keeps only this)."""
+def suppressed_hashes(
+    connection: sa.Connection, tenant_id: str, at: datetime | None = None
+) -> set[str]:
+    """Keyed hashes on the tenant's own do-not-call list (an erased subject keeps only this):
+    every entry not removed, and not expired at ``at`` (default: now)."""
     entries = tables.suppression_entries
+    moment = at or datetime.now(UTC)
     query = sa.select(entries.c.e164_hash).where(
-        entries.c.tenant_id == tenant_id, entries.c.removed_at.is_(None)
+        entries.c.tenant_id == tenant_id,
+        entries.c.removed_at.is_(None),
+        sa.or_(entries.c.expires_at.is_(None), entries.c.expires_at > moment),
     )
     return {str(row[0]) for row in connection.execute(query)}
 

@@ -234,9 +234,13 @@ class WindowCalculator:
         return zones
 
     def for_number(self, e164: str, country: str) -> CallingWindows:
-        key = (country, self.zones(e164))
+        return self.for_zones(country, self.zones(e164))
+
+    def for_zones(self, country: str, zones: tuple[str, ...]) -> CallingWindows:
+        """Windows of a zone set, computed once per (country, zones)."""
+        key = (country, zones)
         found = self._by_zones.get(key)
         if found is None:
-            found = calling_windows(country, key[1], self.start, self.end)
+            found = calling_windows(country, zones, self.start, self.end)
             self._by_zones[key] = found
         return found

@@ -18,7 +18,6 @@ exactly as the row path does, so the result is the row path's on every input.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Sequence
 
 import numpy as np
@@ -38,16 +37,25 @@ _SEPARATORS = r"[\s\-\.\(\)]"
 
 
 def keyed_hashes(values: np.ndarray, key: bytes) -> np.ndarray:
-    """``keyed_hash`` of every value of an object array, each distinct value hashed once with
-    the C HMAC (``hmac.digest``), not through a Python HMAC object per row."""
+    """``keyed_hash`` of every value of an object array, each distinct value hashed once.
+
+    HMAC-SHA256 spelt out (RFC 2104): the inner and outer padded keys are absorbed once and
+    their SHA-256 states copied per value, which halves the cost of ``hmac.digest`` per value.
+    """
     if not key:
         raise ValueError("the identifier hash key is empty")
+    block = hashlib.sha256().block_size
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in padded))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in padded))
     codes, uniques = pd.factorize(pd.Series(values, dtype=object))
-    digest = hmac.digest
-    hashed = np.array(
-        [PREFIX + digest(key, str(v).encode("utf-8"), hashlib.sha256).hex() for v in uniques],
-        dtype=object,
-    )
+    hashed = np.empty(len(uniques), dtype=object)
+    for position, value in enumerate(uniques):
+        first = inner.copy()
+        first.update(str(value).encode("utf-8"))
+        second = outer.copy()
+        second.update(first.digest())
+        hashed[position] = PREFIX + second.hexdigest()
     return hashed[codes] if len(codes) else np.empty(0, dtype=object)
 
 

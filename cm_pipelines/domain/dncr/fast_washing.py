@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from phonenumbers.tzdata import TIMEZONE_LONGEST_PREFIX
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 from cm_pipelines.domain.dncr.calling_windows import WindowCalculator
 from cm_pipelines.domain.dncr.evidence import (
@@ -38,7 +38,7 @@ from cm_pipelines.domain.dncr.washing import (
     DECIDED_COLUMNS,
     DEFAULT_REWASH_DAYS,
     WINDOW_HORIZON_DAYS,
-    calling_window_document,
+    window_document,
 )
 
 
@@ -261,19 +261,59 @@ def _windows(
     prefixes = pd.Series(e164[rows], dtype="string[pyarrow]").str.slice(
         1, 1 + TIMEZONE_LONGEST_PREFIX
     )
-    prefix_code, _ = pd.factorize(prefixes.to_numpy(dtype=object))
-    keys = pd.MultiIndex.from_arrays([prefix_code, countries[rows], group[rows]])
-    window_code, window_keys = pd.factorize(keys)
-    first = np.full(len(window_keys), -1, np.int64)
-    first[window_code[::-1]] = rows[::-1]
+    prefix_code, prefix_values = pd.factorize(prefixes.to_numpy(dtype=object))
+    first_of_prefix = np.full(len(prefix_values), -1, np.int64)
+    first_of_prefix[prefix_code[::-1]] = rows[::-1]
+    zone_code, zone_sets = _zone_sets(list(prefix_values), e164[first_of_prefix], calculator)
+    until = np.array([d["valid_until"] for d in decided], dtype=object)
+    keys = pd.MultiIndex.from_arrays(
+        [zone_code[prefix_code], countries[rows], pd.factorize(until[group[rows]])[0]]
+    )
+    window_code, _ = pd.factorize(keys)
+    first = np.full(window_code.max() + 1, -1, np.int64)
+    first[window_code[::-1]] = np.arange(rows.size)[::-1]
     documents = [
-        calling_window_document(
-            calculator,
-            str(e164[row]),
-            str(countries[row]),
-            decided[int(group[row])]["valid_until"],
+        window_document(
+            calculator.for_zones(str(countries[rows[i]]), zone_sets[zone_code[prefix_code[i]]]),
+            decided[int(group[rows[i]])]["valid_until"],
         )
-        for row in first.tolist()
+        for i in first.tolist()
     ]
     out[rows] = _gather(documents, window_code)
     return out
+
+
+def _zone_sets(
+    prefixes: list[str], numbers: np.ndarray, calculator: WindowCalculator
+) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+    """Zone set of each distinct number prefix (as ``WindowCalculator.zones`` reads it, from
+    the first number seen with that prefix), asking ``phonenumbers`` once per time-zone map key
+    where the first and last prefix of the key agree, else once per prefix."""
+    keys = [_zone_map_key(prefix) for prefix in prefixes]
+    order = sorted(range(len(prefixes)), key=lambda i: (keys[i], prefixes[i]))
+    zones: list[tuple[str, ...] | None] = [None] * len(prefixes)
+    position = 0
+    while position < len(order):
+        stop = position
+        while stop < len(order) and keys[order[stop]] == keys[order[position]]:
+            stop += 1
+        members = order[position:stop]
+        ends = [
+            calculator.zones(str(numbers[members[0]])),
+            calculator.zones(str(numbers[members[-1]])),
+        ]
+        for member in members:
+            zones[member] = (
+                ends[0] if ends[0] == ends[1] else calculator.zones(str(numbers[member]))
+            )
+        position = stop
+    codes, sets = pd.factorize(pd.Series(zones, dtype=object))
+    return codes, list(sets)
+
+
+def _zone_map_key(prefix: str) -> str:
+    """The longest key of ``phonenumbers``' time-zone map a number prefix falls under."""
+    for length in range(len(prefix), 0, -1):
+        if prefix[:length] in TIMEZONE_DATA:
+            return prefix[:length]
+    return ""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from cm_pipelines.domain.dncr.calling_windows import WindowCalculator
+from cm_pipelines.domain.dncr.calling_windows import CallingWindows, WindowCalculator
 from cm_pipelines.domain.dncr.evidence import Evidence
 from cm_pipelines.domain.dncr.exemptions import best_exemptions
 from cm_pipelines.domain.dncr.registry_views import RegistryView, registry_view
@@ -114,6 +114,9 @@ def calling_window_document(
 ) -> dict:
     """An allowed number's calling windows: those starting before the decision expires (the
     vectorised wash computes it once per country, zone set and expiry)."""
-    window = windows.for_number(e164, country)
+    return window_document(windows.for_number(e164, country), until)
+
+
+def window_document(window: CallingWindows, until: datetime) -> dict:
     within = tuple((start, end) for start, end in window.windows if start <= until)
     return replace(window, windows=within).as_document()

@@ -37,6 +37,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "retention.purge": frozenset({PRIVACY_OFFICER, DATA_ENGINEER}),
     "retention.override": frozenset({PRIVACY_OFFICER, DATA_ENGINEER}),
     "jobs.launch": frozenset({DATA_ENGINEER}),
+    "dncr.suppress": frozenset({PRIVACY_OFFICER, SUPPORT}),
 }
 
 # Destructive actions that wait for a second person, and the roles that may be that person.
