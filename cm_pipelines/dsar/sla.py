@@ -31,6 +31,7 @@ def sla_rows(
                 "type": record.request_type,
                 "state": record.state,
                 "jurisdiction": record.jurisdiction,
+                "time_zone": timezone,
                 "due_date": due.isoformat(),
                 "extended": record.extended_due_date is not None,
                 "days_left": dsar_clock.days_left(due, today),
@@ -42,12 +43,13 @@ def sla_rows(
 
 def sla_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| request | tenant | type | state | due | days left |",
-        "|---|---|---|---|---|---|",
+        "| request | tenant | type | state | due | zone | days left |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['request_id']} | {r['tenant_id']} | {r['type']} | {r['state']} | "
-        f"{r['due_date']}{' (ext.)' if r['extended'] else ''} | {r['days_left']} |"
+        f"{r['due_date']}{' (ext.)' if r['extended'] else ''} | {r['time_zone']} | "
+        f"{r['days_left']} |"
         for r in rows[:200]
     ]
     return "\n".join(lines)
