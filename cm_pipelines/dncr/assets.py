@@ -44,6 +44,7 @@ from cm_pipelines.dncr.wash.campaign_washes import WashTotals
 from cm_pipelines.dncr.wash.consent_ingestion import ingest_tenant_consents
 from cm_pipelines.dncr.wash.tenant_washes import wash_tenant
 from cm_pipelines.domain.dncr.evidence import Evidence
+from cm_pipelines.domain.dsar.erased_subjects import REASON_PSEUDONYMISED
 from cm_pipelines.platform import settings
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.object_store import ObjectStoreResource
@@ -231,17 +232,22 @@ def dncr_consents(
     key = settings.identifier_hash_key()
     inserted_by_tenant: dict[str, int] = {}
     quarantined_by_tenant: dict[str, int] = {}
+    minimised = 0
     for tenant in platform_config.tenants():
         counts = ingest_tenant_consents(warehouse, object_store, tenant, key, context.run.run_id)
         if counts is None:
             continue
-        inserted_by_tenant[tenant.id], quarantined_by_tenant[tenant.id] = counts
+        inserted_by_tenant[tenant.id], quarantined_by_tenant[tenant.id], erased = counts
+        minimised += erased
     return dg.MaterializeResult(
         metadata={
             "inserted_by_tenant": dg.MetadataValue.json(inserted_by_tenant),
             "quarantined_by_tenant": dg.MetadataValue.json(quarantined_by_tenant),
             "inserted": sum(inserted_by_tenant.values()),
             "quarantined": sum(quarantined_by_tenant.values()),
+            "erased_subject": dg.MetadataValue.json(
+                {REASON_PSEUDONYMISED: minimised} if minimised else {}
+            ),
         }
     )
 

@@ -6,11 +6,14 @@ one request at a time, launched by ``cm dsar run``, the intake sensor or the lau
 """
 
 from collections import Counter
+from datetime import UTC, datetime
 
 import dagster as dg
 
+from cm_pipelines.dsar.evidence_retention import purge_expired_evidence
 from cm_pipelines.dsar.export_expiry import expire_packages
 from cm_pipelines.dsar.sla import sla_rows, sla_table
+from cm_pipelines.platform import settings
 from cm_pipelines.resources.configuration import PlatformConfigResource
 from cm_pipelines.resources.object_store import ObjectStoreResource
 from cm_pipelines.resources.warehouse import WarehouseResource
@@ -49,11 +52,26 @@ def dsar_export_expiry(
     warehouse: WarehouseResource,
     object_store: ObjectStoreResource,
 ) -> dg.MaterializeResult:
-    """Access packages past their expiry are deleted from the exports prefix (confirmed gone)."""
+    """Access packages past their expiry are deleted from the exports prefix (confirmed gone);
+    evidence of requests done more than CM_DSAR_EVIDENCE_YEARS ago is purged with a proof."""
     warehouse.assert_schema_current()
     outcome = expire_packages(warehouse, object_store, context.run_id)
     if outcome.failed:
         context.log.warning(f"{outcome.failed} expired package(s) could not be deleted yet")
+    evidence = purge_expired_evidence(
+        warehouse,
+        object_store,
+        now=datetime.now(UTC),
+        years=settings.dsar_evidence_years(),
+        run_id=context.run_id,
+    )
     return dg.MaterializeResult(
-        metadata={"expired": outcome.expired, "deleted": outcome.deleted, "failed": outcome.failed}
+        metadata={
+            "expired": outcome.expired,
+            "deleted": outcome.deleted,
+            "failed": outcome.failed,
+            "evidence_purged": len(evidence.purged),
+            "evidence_rows_by_table": dg.MetadataValue.json(evidence.rows_by_table),
+            "evidence_manifest": evidence.manifest_path or dg.MetadataValue.null(),
+        }
     )

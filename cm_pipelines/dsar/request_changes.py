@@ -24,6 +24,7 @@ from cm_pipelines.domain.keyed_hash import keyed_hash
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.dsar.request_records import DsarError, RequestRecord, load_request
 from cm_pipelines.platform.audit_log import append_audit
+from cm_pipelines.tables import calls as call_tables
 from cm_pipelines.tables.dsar import dsar_requests
 
 ACTOR_PIPELINE = "dsar_fulfillment_job"
@@ -79,6 +80,7 @@ def submit_request(
             "jurisdiction": request.jurisdiction,
             "identifier_kinds": dict(Counter(i.kind for i in request.identifiers)),
             "identifier_hashes": [h["hash"] for h in hashes],
+            "time_zone": tenant.timezone,
             "received_on": received_on.isoformat(),
             "due_date": clock.due_date.isoformat(),
             "rectification_fields": sorted(request.rectification.as_dict()),
@@ -170,9 +172,23 @@ def extend_request(
         action="dsar.extend",
         tenant_id=record.tenant_id,
         object_refs={"request_id": request_id},
-        details={"extended_due_date": new_due.isoformat(), "reason_chars": len(cleaned)},
+        details={
+            "time_zone": tenant_time_zone(connection, record.tenant_id),
+            "extended_due_date": new_due.isoformat(),
+            "reason_chars": len(cleaned),
+        },
     )
     return load_request(connection, request_id)
+
+
+def tenant_time_zone(connection: sa.Connection, tenant_id: str) -> str:
+    """The zone a tenant's request dates are days of (UTC for a tenant not synced yet)."""
+    zone = connection.execute(
+        sa.select(call_tables.tenants.c.timezone).where(
+            call_tables.tenants.c.tenant_id == tenant_id
+        )
+    ).scalar()
+    return str(zone) if zone else "UTC"
 
 
 def set_state(
@@ -236,7 +252,8 @@ def save_rectification(
 
 
 def erase_request_identifiers(connection: sa.Connection, request_id: str, now: datetime) -> None:
-    """After an erasure the request itself keeps only the identifiers' keyed hashes."""
+    """Once a request is done it keeps only its identifiers' keyed hashes (and no rectified
+    values): its evidence needs to say who it was about, never to name them."""
     _update(
         connection,
         request_id,
@@ -245,3 +262,39 @@ def erase_request_identifiers(connection: sa.Connection, request_id: str, now: d
         rectification=None,
         identifiers_erased_at=now,
     )
+
+
+def forget_subject_in_other_requests(
+    connection: sa.Connection,
+    *,
+    tenant_id: str,
+    request_id: str,
+    subject_hashes: set[str],
+    key: bytes,
+    now: datetime,
+) -> int:
+    """An erased subject's raw identifiers leave the tenant's other requests too (their keyed
+    hashes stay, so the evidence still says whom each request was about); returns how many
+    requests changed. Rectified values of a request about the subject go with them."""
+    rows = connection.execute(
+        sa.select(dsar_requests.c.request_id, dsar_requests.c.identifiers).where(
+            dsar_requests.c.tenant_id == tenant_id,
+            dsar_requests.c.request_id != request_id,
+        )
+    ).all()
+    changed = 0
+    for other_id, identifiers in rows:
+        kept = [
+            item
+            for item in identifiers or []
+            if identifier_hashes((Identifier.from_dict(item),), key)[0]["hash"]
+            not in subject_hashes
+        ]
+        if len(kept) == len(identifiers or []):
+            continue
+        values: dict[str, Any] = {"identifiers": kept}
+        if not kept:
+            values.update(rectification=None, identifiers_erased_at=now)
+        _update(connection, other_id, now, **values)
+        changed += 1
+    return changed

@@ -44,6 +44,7 @@ def request_queue(
     entries = []
     for row in connection.execute(query).mappings():
         tenant = tenants.get(row["tenant_id"])
+        time_zone = tenant.timezone if tenant else "UTC"
         entries.append(
             QueueEntry(
                 request_id=row["request_id"],
@@ -56,7 +57,8 @@ def request_queue(
                 extended=row["extended_due_date"] is not None,
                 ack_due=row["ack_due_date"],
                 acknowledged_on=row["acknowledged_on"],
-                today=tenant_today(tenant.timezone if tenant else "UTC", now),
+                today=tenant_today(time_zone, now),
+                time_zone=time_zone,
             )
         )
     if overdue_only:

@@ -13,12 +13,24 @@ import sqlalchemy as sa
 from cm_pipelines.domain.dsar import clock as dsar_clock
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.dsar.fulfil.step_log import store_results
-from cm_pipelines.dsar.request_records import as_utc, load_request
+from cm_pipelines.dsar.request_records import RequestRecord, as_utc, load_request
 from cm_pipelines.tables.dsar import dsar_certificates, dsar_exports
 
 
 def tenant_today(timezone: str, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(ZoneInfo(timezone)).date()
+
+
+def record_dates(record: RequestRecord, timezone: str) -> dict[str, str | None]:
+    """The request's dates, every one a day of the tenant's zone, which is stated with them."""
+    return dsar_clock.evidence_dates(
+        timezone,
+        received_on=record.received_on,
+        due_date=record.due_date,
+        extended_due_date=record.extended_due_date,
+        ack_due_date=record.ack_due_date,
+        completed_at=record.completed_at,
+    )
 
 
 def request_status(
@@ -51,12 +63,7 @@ def request_status(
         "type": record.request_type,
         "jurisdiction": record.jurisdiction,
         "state": record.state,
-        "received_on": record.received_on.isoformat(),
-        "due_date": record.due_date.isoformat(),
-        "extended_due_date": record.extended_due_date.isoformat()
-        if record.extended_due_date
-        else None,
-        "ack_due_date": record.ack_due_date.isoformat() if record.ack_due_date else None,
+        **record_dates(record, tenant.timezone),
         "days_left": dsar_clock.days_left(due, today) if record.is_open else None,
         "overdue": record.is_open and dsar_clock.is_overdue(due, today),
         "verified": record.verified_at is not None,

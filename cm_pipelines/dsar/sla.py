@@ -24,13 +24,13 @@ def sla_rows(
 
 def sla_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| request | tenant | type | state | due | days left | acknowledgement |",
-        "|---|---|---|---|---|---|---|",
+        "| request | tenant | type | state | due | zone | days left | acknowledgement |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
         f"| {r['request_id']} | {r['tenant_id']} | {r['type']} | {r['state']} | "
-        f"{r['due_date']}{' (ext.)' if r['extended'] else ''} | {r['days_left']} | "
-        f"{r['acknowledgement']} |"
+        f"{r['due_date']}{' (ext.)' if r['extended'] else ''} | {r['time_zone']} | "
+        f"{r['days_left']} | {r['acknowledgement']} |"
         for r in rows[:200]
     ]
     return "\n".join(lines)

@@ -9,12 +9,19 @@ retention purged or a DSAR erased is quarantined as re-landed, never resurrected
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import sqlalchemy as sa
 
+from cm_pipelines.domain.dsar.erased_subjects import REASON_PSEUDONYMISED
 from cm_pipelines.domain.ingestion.cdr.reader import read_cdr_csv
+from cm_pipelines.ingestion.erased_guard import (
+    ERASED_BREAKDOWN,
+    blank_landing_lines,
+    pseudonymise_calls,
+    tenant_ledgers,
+)
 from cm_pipelines.ingestion.partition_writes import (
     RELANDED_DETAIL,
     RELANDED_REASON,
@@ -147,6 +154,29 @@ def _count(outcome: SliceOutcome, parsed: pd.DataFrame, reasons: Counter[str]) -
     )
 
 
+def _guard_erased(
+    parsed: pd.DataFrame,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    outcome: SliceOutcome,
+) -> pd.DataFrame:
+    """Calls of erased subjects pseudonymised as their erasure did, their landing lines blanked
+    again (``erased_guard``)."""
+    if parsed.empty:
+        return parsed
+    with warehouse.connect() as connection:
+        ledgers = tenant_ledgers(connection, parsed["tenant_id"].unique())
+    parsed, touched = pseudonymise_calls(parsed, ledgers, datetime.now(UTC))
+    if touched.any():
+        hit = parsed.loc[touched]
+        for path, group in hit.groupby("source_file"):
+            blank_landing_lines(
+                object_store, str(path), group["source_line"].astype(int), multiline_csv=False
+            )
+        outcome.breakdown(ERASED_BREAKDOWN)[REASON_PSEUDONYMISED] += int(touched.sum())
+    return parsed
+
+
 def ingest_call_records(
     work: TenantSliceWork, warehouse: WarehouseResource, object_store: ObjectStoreResource
 ) -> SliceOutcome:
@@ -154,6 +184,7 @@ def ingest_call_records(
     day = partition_day(work.day_key)
     outcome = SliceOutcome()
     parsed, quarantined, read_tenants = _read_slice(work, object_store, outcome)
+    parsed = _guard_erased(parsed, warehouse, object_store, outcome)
     with warehouse.begin() as connection:
         if not parsed.empty:
             clashes, duplicates = _ingested_elsewhere(connection, parsed, day)
@@ -188,6 +219,7 @@ def call_records_metadata(total: SliceOutcome) -> dict:
         "calls_by_tenant": json_breakdown(total, "calls_by_tenant"),
         "directions": json_breakdown(total, "directions"),
         "party_number_kinds": json_breakdown(total, "party_number_kinds"),
+        ERASED_BREAKDOWN: json_breakdown(total, ERASED_BREAKDOWN),
         # per second of slice work: slices on several workers overlap in wall-clock time
         "rows_per_second": round(rows / total.seconds, 1) if total.seconds > 0 else 0.0,
     }

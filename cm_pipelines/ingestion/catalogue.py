@@ -14,10 +14,23 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
+from cm_pipelines.domain.dsar.erased_subjects import (
+    REASON_DROPPED,
+    REASON_MASKED,
+    ErasedSubjects,
+)
 from cm_pipelines.domain.ingestion.ai_outputs import AiOutputFormatError, parse_ai_output
 from cm_pipelines.domain.ingestion.transcripts import TranscriptFormatError, parse_transcript
 from cm_pipelines.domain.ingestion.wav import WavFormatError, read_wav_header
 from cm_pipelines.domain.tenants import Tenant
+from cm_pipelines.dsar.fulfil.object_versions import drop_noncurrent_versions
+from cm_pipelines.ingestion.erased_guard import (
+    ERASED_BREAKDOWN,
+    delete_landing_object,
+    erased_call_ids,
+    mask_document,
+    tenant_ledgers,
+)
 from cm_pipelines.ingestion.partition_writes import (
     RELANDED_DETAIL,
     RELANDED_REASON,
@@ -48,6 +61,11 @@ class Catalogue:
     key_columns: tuple[str, ...]
     build_row: RowBuilder
 
+    @property
+    def is_text(self) -> bool:
+        """JSON documents whose text may name an erased subject (recordings are audio)."""
+        return self.landing_kind != "recordings"
+
 
 @dataclass
 class _Links:
@@ -55,6 +73,8 @@ class _Links:
 
     live_calls: dict[str, set[str]]
     purged: set[tuple[str, ...]]
+    ledgers: dict[str, ErasedSubjects] = field(default_factory=dict)
+    erased_calls: dict[str, set[str]] = field(default_factory=dict)
     rows: list[dict] = field(default_factory=list)
     quarantined: list[QuarantineEntry] = field(default_factory=list)
 
@@ -93,13 +113,39 @@ def _read_day(
         prefix = f"{landing.day_prefixes(catalogue.landing_kind)}/{tenant_id}/{work.day_key}"
         for item in object_store.list_files(prefix):
             outcome.counts["objects_seen"] += 1
-            row = _link(catalogue, links, tenant, item.path, object_store.read_bytes(item.path))
+            data = object_store.read_bytes(item.path)
+            ledger = links.ledgers.get(tenant_id)
+            if ledger and catalogue.is_text:
+                data = _masked(object_store, item.path, data, tenant, ledger, outcome)
+            row = _link(catalogue, links, tenant, item.path, data)
             if row is None:
+                continue
+            if row["call_id"] in links.erased_calls.get(tenant_id, ()):
+                delete_landing_object(object_store, item.path)
+                outcome.breakdown(ERASED_BREAKDOWN)[REASON_DROPPED] += 1
                 continue
             row["partition_date"] = day
             kind = row.get("kind") or row.get("format") or catalogue.landing_kind
             outcome.breakdown("kinds")[str(kind)] += 1
             links.rows.append(row)
+
+
+def _masked(
+    object_store: ObjectStoreResource,
+    path: str,
+    data: bytes,
+    tenant: Tenant,
+    ledger: ErasedSubjects,
+    outcome: SliceOutcome,
+) -> bytes:
+    """The object with erased subjects masked, rewritten in the landing zone when it named one
+    (its older versions dropped, as the erasure's redaction does)."""
+    masked, mentions = mask_document(data, tenant.country, ledger)
+    if mentions:
+        object_store.write_bytes(path, masked)
+        drop_noncurrent_versions(object_store, path)
+        outcome.breakdown(ERASED_BREAKDOWN)[REASON_MASKED] += 1
+    return masked
 
 
 def ingest_catalogue_slice(
@@ -117,6 +163,8 @@ def ingest_catalogue_slice(
             purged=purged_keys(
                 connection, catalogue.table, day, work.tenants.keys(), catalogue.key_columns
             ),
+            ledgers=tenant_ledgers(connection, work.tenants.keys()),
+            erased_calls={t: erased_call_ids(connection, t, day) for t in work.tenants},
         )
     _read_day(catalogue, work, object_store, links, outcome)
     frame, duplicates = without_duplicates(
@@ -149,6 +197,7 @@ def catalogue_metadata(total: SliceOutcome) -> dict:
         "rows_loaded": total.counts["rows_loaded"],
         "kinds": json_breakdown(total, "kinds"),
         "objects_quarantined": total.counts["quarantined"],
+        ERASED_BREAKDOWN: json_breakdown(total, ERASED_BREAKDOWN),
     }
 
 

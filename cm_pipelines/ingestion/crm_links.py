@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
+from cm_pipelines.domain.dsar.erased_subjects import REASON_DROPPED, ErasedSubjects
 from cm_pipelines.domain.ingestion.crm_links import CrmLinksFormatError, parse_crm_links
 from cm_pipelines.domain.tenants import Tenant
+from cm_pipelines.ingestion.erased_guard import (
+    ERASED_BREAKDOWN,
+    blank_landing_lines,
+    erased_call_ids,
+    tenant_ledgers,
+)
 from cm_pipelines.ingestion.partition_writes import (
     live_call_ids,
     partition_day,
@@ -32,6 +40,23 @@ class _Read:
     quarantined: list[QuarantineEntry] = field(default_factory=list)
     tenants: set[str] = field(default_factory=set)
     """Tenants whose file was there: a missing file (purged, never landed) replaces nothing."""
+    ledgers: dict[str, ErasedSubjects] = field(default_factory=dict)
+    erased_calls: dict[str, set[str]] = field(default_factory=dict)
+    erased_lines: dict[str, list[int]] = field(default_factory=dict)
+    """Landing lines of links an erasure dropped, by file: blanked again, never loaded."""
+
+
+def _erased_link(link: Any, ledger: ErasedSubjects | None, erased_calls: set[str]) -> bool:
+    """A link to an erased subject (contact number, email, CRM record id) or to their call."""
+    if link.call_id in erased_calls:
+        return True
+    if not ledger:
+        return False
+    return (
+        ledger.phone_erased(link.contact_e164)
+        or ledger.email_erased(link.contact_email)
+        or ledger.crm_erased(link.crm_system, link.crm_record_id)
+    )
 
 
 def _read_file(read: _Read, path: str, data: bytes, tenant: Tenant, live: set[str]) -> None:
@@ -51,6 +76,9 @@ def _read_file(read: _Read, path: str, data: bytes, tenant: Tenant, live: set[st
         for q in result.quarantined
     )
     for link in result.links:
+        if _erased_link(link, read.ledgers.get(tenant.id), read.erased_calls.get(tenant.id, set())):
+            read.erased_lines.setdefault(path, []).append(link.source_line)
+            continue
         if link.call_id not in live:
             read.quarantined.append(
                 QuarantineEntry(
@@ -84,9 +112,11 @@ def _read_slice(
     outcome: SliceOutcome,
 ) -> _Read:
     day = partition_day(work.day_key)
+    read = _Read()
     with warehouse.connect() as connection:
         live_calls = {t: live_call_ids(connection, t, day) for t in work.tenants}
-    read = _Read()
+        read.ledgers = tenant_ledgers(connection, work.tenants.keys())
+        read.erased_calls = {t: erased_call_ids(connection, t, day) for t in work.tenants}
     for tenant_id, tenant in sorted(work.tenants.items()):
         path = landing.crm_links_file(tenant_id, work.day_key)
         if not object_store.exists(path):
@@ -94,6 +124,9 @@ def _read_slice(
         outcome.counts["files_read"] += 1
         read.tenants.add(tenant_id)
         _read_file(read, path, object_store.read_bytes(path), tenant, live_calls[tenant_id])
+    for path, lines in sorted(read.erased_lines.items()):
+        blank_landing_lines(object_store, path, lines, multiline_csv=True)
+        outcome.breakdown(ERASED_BREAKDOWN)[REASON_DROPPED] += len(lines)
     return read
 
 
@@ -140,4 +173,5 @@ def crm_links_metadata(total: SliceOutcome) -> dict:
         "links_loaded": total.counts["links_loaded"],
         "crm_systems": json_breakdown(total, "crm_systems"),
         "rows_quarantined": total.counts["quarantined"],
+        ERASED_BREAKDOWN: json_breakdown(total, ERASED_BREAKDOWN),
     }

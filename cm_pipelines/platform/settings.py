@@ -114,6 +114,18 @@ def _days_setting(name: str, default: int) -> int:
     return int(value)
 
 
+def dsar_evidence_years() -> int:
+    """``CM_DSAR_EVIDENCE_YEARS`` (default 6): how long a done request's evidence (the request
+    as keyed hashes, its step log, plan, results and certificate) is kept, from its tenant-local
+    completion day; then it is purged with a proof."""
+    value = str(dg.EnvVar("CM_DSAR_EVIDENCE_YEARS").get_value(default="") or "").strip()
+    if not value:
+        return 6
+    if not value.isdigit() or not 1 <= int(value) <= 100:
+        raise SettingError("CM_DSAR_EVIDENCE_YEARS must be a whole number of years from 1 to 100")
+    return int(value)
+
+
 def alert_dsar_due_days() -> int:
     """``CM_ALERT_DSAR_DUE_DAYS`` (default 7): a DSAR due within this many days is flagged."""
     return _days_setting("CM_ALERT_DSAR_DUE_DAYS", 7)

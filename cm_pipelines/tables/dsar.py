@@ -161,3 +161,22 @@ dsar_certificates = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("run_id", sa.String(64), nullable=True),
 )
+
+dsar_erased_subjects = sa.Table(
+    "dsar_erased_subjects",
+    metadata,
+    # The erasure ledger: who was erased, as keyed hashes only, so that every ingestion path can
+    # recognise the subject's data arriving again (a re-sent file, a replay, a backfill) and
+    # treat it as the erasure did. ``name_words`` is the word count of a hashed name, which lets
+    # a scan hash only windows of that length; it is a count, not the name.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("identifier_kind", sa.String(16), nullable=False),  # phone | email | crm_id | name
+    sa.Column("identifier_hash", sa.String(80), nullable=False),
+    sa.Column("name_words", sa.Integer, nullable=True),
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("erased_on", sa.Date, nullable=False),  # UTC date of the erasure
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("tenant_id", "identifier_kind", "identifier_hash"),
+    sa.Index("ix_dsar_erased_subjects_tenant", "tenant_id"),
+)

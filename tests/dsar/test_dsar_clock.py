@@ -15,6 +15,7 @@ from cm_pipelines.domain.dsar.clock import (
     days_left,
     due_date,
     effective_due_date,
+    evidence_dates,
     extend,
     extended_due_date,
     is_overdue,
@@ -103,3 +104,34 @@ def test_calendar_months_clamp_and_unknown_jurisdictions_are_refused() -> None:
     assert add_calendar_months(date(2024, 3, 31), -1) == date(2024, 2, 29)
     with pytest.raises(ValueError, match="jurisdiction"):
         due_date("pdpa", date(2025, 1, 1))
+
+
+def test_evidence_dates_are_all_days_of_the_tenant_zone_around_midnight() -> None:
+    """Sydney is UTC+11 in December: a request received and completed shortly after local
+    midnight is received and completed on the Sydney day, though the UTC date is the day before."""
+    received_at = datetime(2026, 11, 30, 13, 30, tzinfo=UTC)  # 00:30 on 1 December in Sydney
+    completed_at = datetime(2026, 11, 30, 14, 5, tzinfo=UTC)  # 01:05 on 1 December in Sydney
+    received_on = receipt_day(received_at, "Australia/Sydney")
+    clock = statutory_clock("au", received_on)
+    dates = evidence_dates(
+        "Australia/Sydney",
+        received_on=received_on,
+        due_date=clock.due_date,
+        completed_at=completed_at,
+    )
+    assert dates == {
+        "time_zone": "Australia/Sydney",
+        "received_on": "2026-12-01",
+        "due_date": "2026-12-31",
+        "extended_due_date": None,
+        "ack_due_date": None,
+        "completed_on": "2026-12-01",
+    }
+    assert completed_at.date().isoformat() == "2026-11-30"  # what a UTC date would have said
+    behind = evidence_dates(
+        "America/Los_Angeles",
+        received_on=receipt_day(received_at, "America/Los_Angeles"),
+        due_date=clock.due_date,
+        completed_at=completed_at,
+    )
+    assert (behind["received_on"], behind["completed_on"]) == ("2026-11-30", "2026-11-30")

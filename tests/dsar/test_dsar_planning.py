@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from cm_pipelines.domain.dsar.clock import evidence_dates
 from cm_pipelines.domain.dsar.planning import (
     AI_OUTPUTS,
     BASIS_BLOCKED,
@@ -274,8 +275,12 @@ def test_certificate_counts_exemptions_and_carries_no_identifier() -> None:
         request_id="dsar-0123456789abcdef0123",
         tenant_id=TENANT,
         jurisdiction="au",
-        received_on=date(2026, 11, 25),
-        completed_on=date(2026, 11, 28),
+        dates=evidence_dates(
+            "Australia/Sydney",
+            received_on=date(2026, 11, 25),
+            due_date=date(2026, 12, 25),
+            completed_at=datetime(2026, 11, 28, 1, 0, tzinfo=UTC),
+        ),
         identifier_hashes=[hash_number(ME), keyed_hash(EMAIL, KEY)],
         located=located_counts(items),
         plan=plan,
@@ -292,6 +297,8 @@ def test_certificate_counts_exemptions_and_carries_no_identifier() -> None:
     assert bases[(BLOCKED_CALLS, BASIS_BLOCKED)] == 1
     assert bases[(CONSENTS, BASIS_CONSENT)] == 1
     assert len(body["body_sha256"]) == 64 and len(body["plan_sha256"]) == 64
+    assert body["time_zone"] == "Australia/Sydney"
+    assert (body["received_on"], body["completed_on"]) == ("2026-11-25", "2026-11-28")
 
 
 # ---------------------------------------------------------------- redaction in others' records

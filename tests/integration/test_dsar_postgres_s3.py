@@ -33,6 +33,7 @@ from tests.dsar.dsar_helpers import (
     subject,
     submit,
 )
+from tests.dsar.test_erasure_replay import erase_reland_and_scan
 
 pytestmark = pytest.mark.integration
 
@@ -201,3 +202,8 @@ def test_erasure_killed_midway_resumes_on_a_versioned_bucket(
     assert certificate["body"]["actions_by_store"]["calls"] == {
         "pseudonymise": len(person["call_ids"])
     }
+
+
+def test_erasure_holds_against_replay_on_postgresql_and_s3(pg_s3) -> None:
+    """The replay test of ``tests/dsar/test_erasure_replay.py`` on the production stack."""
+    erase_reland_and_scan(pg_s3, ingest_world(pg_s3))

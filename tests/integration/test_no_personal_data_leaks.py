@@ -138,6 +138,24 @@ def production_shaped_platform(
         engine.dispose()
 
 
+def _ledger_texts() -> list[tuple[str, str]]:
+    """The erasure ledger (a store every ingestion reads): keyed hashes only. The demo erases,
+    so an empty ledger would mean the scan proves nothing about it."""
+    from cm_pipelines.platform import settings
+    from cm_pipelines.tables.dsar import dsar_erased_subjects
+
+    engine = sa.create_engine(settings.normalise_database_url(settings.warehouse_url()))
+    try:
+        with engine.connect() as connection:
+            rows = [
+                dict(row) for row in connection.execute(sa.select(dsar_erased_subjects)).mappings()
+            ]
+    finally:
+        engine.dispose()
+    assert {row["identifier_kind"] for row in rows} >= {"phone", "email"}
+    return [("warehouse dsar_erased_subjects", json.dumps(rows, default=str))]
+
+
 def _export_key_spy(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     from cm_pipelines.dsar import key_handoff
 
@@ -266,6 +284,7 @@ def test_a_full_demo_leaves_no_identifier_or_secret_where_dagster_records(
     console = capfd.readouterr()
     sources += [("console stdout", console.out), ("console stderr", console.err)]
     sources += [("demo summary", "\n".join(lines))]
+    sources += _ledger_texts()
 
     runs = instance.get_runs()
     assert len(runs) >= 15, "the demo ran fewer jobs than expected: the scan would prove little"

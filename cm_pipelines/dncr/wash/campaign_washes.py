@@ -24,6 +24,7 @@ from cm_pipelines.domain.dncr.evidence import Evidence
 from cm_pipelines.domain.dncr.fast_numbers import prepare_numbers_fast
 from cm_pipelines.domain.dncr.fast_washing import wash_fast
 from cm_pipelines.domain.dncr.wash_decisions import BLOCKING_REASONS
+from cm_pipelines.domain.dsar.erased_subjects import REASON_DROPPED
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.platform.audit_log import append_audit
 from cm_pipelines.resources.bulk_load import bulk_insert
@@ -45,6 +46,7 @@ class WashTotals:
     wash_requests: list[dict[str, Any]] = field(default_factory=list)
     restricted_skipped: int = 0
     unreadable_campaigns: int = 0
+    erased_dropped: int = 0
 
     def add_campaign(
         self, results: pd.DataFrame, reasons: Counter, restricted_skipped: int
@@ -67,6 +69,9 @@ class WashTotals:
                 "blocked": self.blocked,
                 "reasons": dg.MetadataValue.json(reasons),
                 "unreadable_campaigns": self.unreadable_campaigns,
+                "erased_subject": dg.MetadataValue.json(
+                    {REASON_DROPPED: self.erased_dropped} if self.erased_dropped else {}
+                ),
                 "washed_at": washed_at.isoformat(),
             },
             "dncr_blocked_calls": {
@@ -95,6 +100,8 @@ class TenantEvidence:
     suppressed: set[str]
     restricted: set[str]
     consents: pd.DataFrame
+    erased: frozenset[str] = frozenset()
+    """Keyed hashes of the tenant's erased subjects' numbers (the erasure ledger)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,10 @@ def wash_campaign(
         tenant_country=tenant.country,
     )
     results["contact_ref"] = frame["contact_ref"].to_numpy(dtype=object)
+    erased = results["e164_hash"].isin(against.erased)
+    if erased.any():  # an erased subject is neither stored, exported nor submitted anywhere
+        totals.erased_dropped += int(erased.sum())
+        results = results.loc[~erased].reset_index(drop=True)
     is_restricted = results["e164_hash"].isin(against.restricted).to_numpy()
     _store_decisions(connection, results, is_restricted, tenant.id, campaign_id, washed_at, run_id)
     totals.blocked_records += _store_blocked_calls(

@@ -2,7 +2,9 @@
 optional expires_at / revoked_at) into ``consents``, each number normalised and keyed-hashed.
 
 Records already held are left as they are, so a re-ingested file never undoes a DSAR
-restriction or erasure; bad rows are quarantined with a reason, never dropped silently.
+restriction or erasure; a new record of a number in the tenant's erasure ledger is kept as the
+erasure keeps consent evidence (keyed hash, no number); bad rows are quarantined with a reason,
+never dropped silently.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from cm_pipelines.dncr.refresh.registry_versions import as_utc
 from cm_pipelines.domain.dncr.exemptions import CONSENT_KINDS
 from cm_pipelines.domain.dncr.number_preparation import prepare_numbers
 from cm_pipelines.domain.tenants import Tenant
+from cm_pipelines.dsar.erasure_ledger import load_erased_subjects
 from cm_pipelines.platform import landing
 from cm_pipelines.resources.bulk_load import bulk_insert
 from cm_pipelines.resources.object_store import ObjectStoreResource
@@ -34,8 +37,9 @@ def ingest_tenant_consents(
     tenant: Tenant,
     key: bytes,
     run_id: str,
-) -> tuple[int, int] | None:
-    """(rows inserted, entries quarantined) of the tenant's consents file; None without one."""
+) -> tuple[int, int, int] | None:
+    """(rows inserted, entries quarantined, records of erased subjects kept minimised) of the
+    tenant's consents file; None without one."""
     path = landing.consents_file(tenant.id)
     if not object_store.exists(path):
         return None
@@ -46,10 +50,16 @@ def ingest_tenant_consents(
     )
     with warehouse.begin() as connection:
         held = _held_keys(connection, tenant.id)
+        erased = load_erased_subjects(connection, tenant.id, key).phone_hashes
         rows = _new_rows(frame, numbers, held, path, tenant, entries)
+        minimised = 0
+        for row in rows:
+            if row["e164_hash"] in erased:
+                row["e164"] = None
+                minimised += 1
         inserted = bulk_insert(connection, tables.consents, pd.DataFrame(rows)) if rows else 0
         replace_quarantine(connection, QUARANTINE_ASSET, tenant.id, entries, run_id)
-    return inserted, len(entries)
+    return inserted, len(entries), minimised
 
 
 def _read_consents(

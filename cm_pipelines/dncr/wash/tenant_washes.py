@@ -29,6 +29,7 @@ from cm_pipelines.domain.dncr.content_hashing import sha256_hex
 from cm_pipelines.domain.dncr.evidence import Evidence
 from cm_pipelines.domain.dncr.registries import Registry
 from cm_pipelines.domain.tenants import Tenant
+from cm_pipelines.dsar.erasure_ledger import load_erased_subjects
 from cm_pipelines.platform.audit_log import append_audit
 from cm_pipelines.resources.object_store import ObjectStoreResource
 from cm_pipelines.resources.quarantine import QuarantineEntry, replace_quarantine
@@ -63,6 +64,7 @@ def wash_tenant(
             suppressed_hashes(connection, tenant.id),
             restricted_hashes(connection, tenant.id),
             tenant_consents(connection, tenant.id),
+            load_erased_subjects(connection, tenant.id, key).phone_hashes,
         )
     entries: list[QuarantineEntry] = []
     for campaign_id, path in campaigns:

@@ -13,7 +13,9 @@ Verification does not stop the clock, so due dates are fixed when the request ar
 - Australia (APP 12.4): 30 calendar days, no statutory extension.
 
 Receipt is a day in the tenant's time zone: a request that arrives at 23:30 in Sydney was
-received that Sydney day, whatever the UTC date says.
+received that Sydney day, whatever the UTC date says. Every other date of a request's evidence
+(due, extended, acknowledgement, completion) is a day of that same zone, stated beside it
+(``evidence_dates``): a certificate never pairs a Sydney receipt day with a UTC completion day.
 """
 
 from __future__ import annotations
@@ -87,10 +89,37 @@ def add_business_days(day: date, business_days: int) -> date:
     return current
 
 
+def local_day(moment: datetime, timezone: str) -> date:
+    """The day ``moment`` falls on in ``timezone`` (naive datetimes are taken as UTC)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(ZoneInfo(timezone)).date()
+
+
 def receipt_day(received_at: datetime, timezone: str) -> date:
     """The tenant-local day a request arrived (naive datetimes are taken as UTC)."""
-    moment = received_at if received_at.tzinfo else received_at.replace(tzinfo=UTC)
-    return moment.astimezone(ZoneInfo(timezone)).date()
+    return local_day(received_at, timezone)
+
+
+def evidence_dates(
+    timezone: str,
+    *,
+    received_on: date,
+    due_date: date,
+    extended_due_date: date | None = None,
+    ack_due_date: date | None = None,
+    completed_at: datetime | None = None,
+) -> dict[str, str | None]:
+    """A request's dates as its evidence states them: every one a day of the tenant's zone,
+    named in ``time_zone`` (the completion instant becomes its tenant-local day)."""
+    completed_on = local_day(completed_at, timezone) if completed_at is not None else None
+    return {
+        "time_zone": timezone,
+        "received_on": received_on.isoformat(),
+        "due_date": due_date.isoformat(),
+        "extended_due_date": extended_due_date.isoformat() if extended_due_date else None,
+        "ack_due_date": ack_due_date.isoformat() if ack_due_date else None,
+        "completed_on": completed_on.isoformat() if completed_on else None,
+    }
 
 
 def due_date(jurisdiction: str, received_on: date) -> date:
@@ -160,3 +189,11 @@ def days_left(due: date, today: date) -> int:
 
 def is_overdue(due: date, today: date) -> bool:
     return days_left(due, today) < 0
+
+
+def evidence_purge_on(completed_on: date, years: int) -> date:
+    """The first day a done request's evidence may be purged: ``years`` calendar years after
+    its completion day (29 February falls back to 28 February)."""
+    if years < 1:
+        raise ValueError("evidence is kept for at least one year")
+    return add_calendar_months(completed_on, 12 * years)

@@ -160,6 +160,8 @@ class QueueEntry:
     ack_due: date | None
     acknowledged_on: date | None
     today: date
+    time_zone: str = "UTC"
+    """The tenant's zone: every date above is a day of it (stated beside them, as evidence is)."""
 
     @property
     def is_open(self) -> bool:
@@ -186,6 +188,7 @@ class QueueEntry:
             "type": self.request_type,
             "jurisdiction": self.jurisdiction,
             "state": self.state,
+            "time_zone": self.time_zone,
             "received_on": self.received_on.isoformat(),
             "due_date": self.due.isoformat(),
             "extended": self.extended,

@@ -428,22 +428,21 @@ def erasure_certificate(
     request_id: str,
     tenant_id: str,
     jurisdiction: str,
-    received_on: date,
-    completed_on: date,
+    dates: Mapping[str, str | None],
     identifier_hashes: Sequence[str],
     located: Mapping[str, int],
     plan: Sequence[PlannedAction],
     verification: ErasureVerification,
     outbox_recipients: Sequence[str],
 ) -> dict[str, Any]:
-    """The certificate body: counts per store, exemptions with basis, hashes; no identifiers."""
+    """The certificate body: counts per store, exemptions with basis, hashes; no identifiers.
+    ``dates`` is ``clock.evidence_dates``: every date a day of the one zone it names."""
     body = {
-        "certificate": "cm-dsar-erasure/1",
+        "certificate": "cm-dsar-erasure/2",
         "request_id": request_id,
         "tenant_id": tenant_id,
         "jurisdiction": jurisdiction,
-        "received_on": received_on.isoformat(),
-        "completed_on": completed_on.isoformat(),
+        **dict(dates),
         "subject_identifier_hashes": sorted(identifier_hashes),
         "located_by_store": {store: int(count) for store, count in sorted(located.items())},
         "actions_by_store": action_counts(plan),

@@ -1,5 +1,7 @@
 """The last step of every request: where its result is (certificate of an erasure, package of
-an access request), state ``completed``; an erasure's request keeps only identifier hashes."""
+an access request), state ``completed``. A completed request keeps only its identifiers' keyed
+hashes; an erasure also takes the subject's raw identifiers out of the tenant's other requests.
+Its dates are days of the tenant's zone, stated beside them."""
 
 from __future__ import annotations
 
@@ -7,10 +9,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cm_pipelines.domain.dsar.clock import local_day
 from cm_pipelines.dsar.fulfil import step_log
 from cm_pipelines.dsar.fulfil.context import FulfilmentContext
 from cm_pipelines.dsar.fulfil.erase_certificate import record_certificate, write_certificate
-from cm_pipelines.dsar.request_changes import erase_request_identifiers, set_state
+from cm_pipelines.dsar.request_changes import (
+    erase_request_identifiers,
+    forget_subject_in_other_requests,
+    set_state,
+)
 from cm_pipelines.tables.dsar import dsar_exports
 
 
@@ -28,12 +35,25 @@ def complete(fulfilment: FulfilmentContext) -> dict[str, Any]:
         result_path = certificate.path
     elif record.request_type in ("access", "portability"):
         result_path = _latest_package_path(fulfilment)
-    details = {"result_path": result_path, "type": record.request_type}
+    details: dict[str, Any] = {
+        "result_path": result_path,
+        "type": record.request_type,
+        "time_zone": fulfilment.tenant.timezone,
+        "completed_on": local_day(now, fulfilment.tenant.timezone).isoformat(),
+    }
     with fulfilment.warehouse.begin() as connection:
         if certificate is not None:
             record_certificate(fulfilment, connection, certificate, now)
             details["certificate_sha256"] = certificate.sha256
-            erase_request_identifiers(connection, fulfilment.request_id, now)
+            details["other_requests_minimised"] = forget_subject_in_other_requests(
+                connection,
+                tenant_id=fulfilment.tenant.id,
+                request_id=fulfilment.request_id,
+                subject_hashes={h["hash"] for h in record.identifier_hashes},
+                key=fulfilment.hash_key,
+                now=now,
+            )
+        erase_request_identifiers(connection, fulfilment.request_id, now)
         set_state(
             connection,
             fulfilment.request_id,

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from cm_pipelines.domain.dsar import planning
 from cm_pipelines.domain.dsar.planning import PlannedAction
+from cm_pipelines.dsar.erasure_ledger import record_erased_subject, subject_names
 from cm_pipelines.dsar.fulfil import plan_items, step_log
 from cm_pipelines.dsar.fulfil.context import FulfilmentContext
 from cm_pipelines.dsar.fulfil.crm_outbox import write_outbox
@@ -26,12 +27,32 @@ Handler = Callable[[list[PlannedAction]], dict[str, int]]
 
 
 def erase(fulfilment: FulfilmentContext) -> None:
+    _record_in_ledger(fulfilment)
     handlers = _store_handlers(fulfilment)
     for store_name in planning.STORES:
         handler = handlers.get(store_name)
         if handler is None:
             continue  # blocked calls and restrictions are only ever retained
         _erase_store(fulfilment, store_name, handler)
+
+
+def _record_in_ledger(fulfilment: FulfilmentContext) -> None:
+    """Keyed hashes of the subject (numbers, emails, CRM ids, caller-ID names) go into the
+    tenant's erasure ledger before any store is touched: ingestion treats data arriving again
+    as this erasure did, and the names are read while the call log still holds them."""
+    subject = fulfilment.subject()
+    with fulfilment.warehouse.begin() as connection:
+        names = subject_names(connection, fulfilment.tenant.id, subject)
+        added = record_erased_subject(
+            connection,
+            tenant_id=fulfilment.tenant.id,
+            request_id=fulfilment.request_id,
+            subject=subject,
+            names=names,
+            key=fulfilment.hash_key,
+            now=fulfilment.clock(),
+        )
+    fulfilment.report.counts["ledger_entries_added"] = added
 
 
 def _store_handlers(fulfilment: FulfilmentContext) -> dict[str, Handler]:

@@ -11,7 +11,12 @@ import sqlalchemy as sa
 from cm_pipelines.domain.dsar import planning
 from cm_pipelines.domain.dsar.export_package import sha256_hex
 from cm_pipelines.domain.dsar.planning import PlannedAction, Subject
-from cm_pipelines.domain.dsar.redaction import redact_subject_document, redact_subject_text
+from cm_pipelines.domain.dsar.redaction import (
+    NameMatcher,
+    redact_subject_document,
+    redact_subject_text,
+)
+from cm_pipelines.dsar.erasure_ledger import load_erased_subjects
 from cm_pipelines.dsar.fulfil import plan_items
 from cm_pipelines.dsar.fulfil.context import FulfilmentContext, FulfilmentError
 from cm_pipelines.dsar.fulfil.object_versions import drop_noncurrent_versions
@@ -71,6 +76,9 @@ def _redact_artefact(fulfilment: FulfilmentContext, table: sa.Table, action: Pla
     masked. Redacting a redacted text changes nothing, so a re-run is harmless."""
     subject = fulfilment.subject()
     with fulfilment.warehouse.connect() as connection:
+        names = load_erased_subjects(
+            connection, fulfilment.tenant.id, fulfilment.hash_key
+        ).name_matches
         row = (
             connection.execute(
                 sa.select(table).where(
@@ -83,8 +91,8 @@ def _redact_artefact(fulfilment: FulfilmentContext, table: sa.Table, action: Pla
     masked = 0
     values: dict[str, Any] = {}
     if row is not None:
-        values, masked = _redacted_columns(fulfilment, table, row, subject)
-        sha256 = _redact_object(fulfilment, row["object_path"], subject)
+        values, masked = _redacted_columns(fulfilment, table, row, subject, names)
+        sha256 = _redact_object(fulfilment, row["object_path"], subject, names)
         if sha256 is not None:
             values["sha256"] = sha256
     with fulfilment.warehouse.begin() as connection:
@@ -99,24 +107,32 @@ def _redact_artefact(fulfilment: FulfilmentContext, table: sa.Table, action: Pla
 
 
 def _redacted_columns(
-    fulfilment: FulfilmentContext, table: sa.Table, row: Any, subject: Subject
+    fulfilment: FulfilmentContext,
+    table: sa.Table,
+    row: Any,
+    subject: Subject,
+    names: NameMatcher,
 ) -> tuple[dict[str, Any], int]:
     """The row's text (and transcript segments) without the subject, and mentions masked."""
     country = fulfilment.tenant.country
-    text, masked = redact_subject_text(row["text"] or "", country, subject.phones, subject.emails)
+    text, masked = redact_subject_text(
+        row["text"] or "", country, subject.phones, subject.emails, names
+    )
     values: dict[str, Any] = {"text": text}
     if "segments" in table.c:
         segments = []
         for segment in row["segments"] or []:
             redacted, _ = redact_subject_text(
-                str(segment.get("text") or ""), country, subject.phones, subject.emails
+                str(segment.get("text") or ""), country, subject.phones, subject.emails, names
             )
             segments.append({**segment, "text": redacted})
         values["segments"] = segments
     return values, masked
 
 
-def _redact_object(fulfilment: FulfilmentContext, path: str, subject: Subject) -> str | None:
+def _redact_object(
+    fulfilment: FulfilmentContext, path: str, subject: Subject, names: NameMatcher
+) -> str | None:
     """Rewrite the artefact's JSON document without the subject and drop its old versions;
     returns the new object's hash, or None when the object is already gone."""
     object_store = fulfilment.object_store
@@ -124,7 +140,7 @@ def _redact_object(fulfilment: FulfilmentContext, path: str, subject: Subject) -
         return None
     document = json.loads(object_store.read_bytes(path))
     redacted_document, _ = redact_subject_document(
-        document, fulfilment.tenant.country, subject.phones, subject.emails
+        document, fulfilment.tenant.country, subject.phones, subject.emails, names
     )
     data = json.dumps(redacted_document, indent=2, ensure_ascii=False).encode("utf-8")
     object_store.write_bytes(path, data)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from cm_pipelines.domain.dsar import planning
+from cm_pipelines.domain.dsar.clock import evidence_dates
 from cm_pipelines.domain.dsar.export_package import sha256_hex
 from cm_pipelines.dsar.fulfil import plan_items, step_log
 from cm_pipelines.dsar.fulfil.context import FulfilmentContext
@@ -39,7 +40,7 @@ def write_certificate(
     fulfilment: FulfilmentContext, record: RequestRecord, now: datetime
 ) -> WrittenCertificate:
     """Build the certificate and write it to the object store (rewritten by a re-run)."""
-    body = _certificate(fulfilment, record, now.date())
+    body = _certificate(fulfilment, record, now)
     data = json.dumps(body, indent=2, sort_keys=True).encode("utf-8")
     path = certificate_path(fulfilment)
     fulfilment.object_store.write_bytes(path, data)
@@ -70,7 +71,7 @@ def record_certificate(
 
 
 def _certificate(
-    fulfilment: FulfilmentContext, record: RequestRecord, completed_on: date
+    fulfilment: FulfilmentContext, record: RequestRecord, completed_at: datetime
 ) -> dict[str, Any]:
     with fulfilment.warehouse.connect() as connection:
         actions = plan_items.load_plan(fulfilment, connection)
@@ -88,8 +89,14 @@ def _certificate(
         request_id=fulfilment.request_id,
         tenant_id=fulfilment.tenant.id,
         jurisdiction=record.jurisdiction,
-        received_on=record.received_on,
-        completed_on=completed_on,
+        dates=evidence_dates(
+            fulfilment.tenant.timezone,
+            received_on=record.received_on,
+            due_date=record.due_date,
+            extended_due_date=record.extended_due_date,
+            ack_due_date=record.ack_due_date,
+            completed_at=completed_at,
+        ),
         identifier_hashes=[h["hash"] for h in record.identifier_hashes],
         located=located,
         plan=actions,

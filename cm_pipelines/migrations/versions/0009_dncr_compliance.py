@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_dncr_compliance"
-down_revision = "0007_operations"
+down_revision = "0008_dsar_evidence"
 branch_labels = None
 depends_on = None
 

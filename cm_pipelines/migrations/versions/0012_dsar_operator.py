@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_dsar_operator"
-down_revision = "0007_operations"
+down_revision = "0009_dncr_compliance"
 branch_labels = None
 depends_on = None
 
