@@ -57,7 +57,9 @@ def _day_calls(warehouse: WarehouseResource, day: date) -> pd.DataFrame:
         c.ended_at,
     ).where(c.partition_date == day, c.deleted_at.is_(None))
     with warehouse.connect() as connection:
-        return pd.DataFrame(connection.execute(query).mappings().all())
+        result = connection.execute(query)
+        # plain rows into columns: building a mapping per row cost more than the query
+        return pd.DataFrame(result.all(), columns=list(result.keys()))
 
 
 def _result(outcomes: dict[str, ExpectationOutcome], rows: int) -> dg.AssetCheckResult:
