@@ -9,13 +9,14 @@ from typing import Any
 
 import pandas as pd
 
-from cm_pipelines.domain.dsar.erased_subjects import REASON_DROPPED, ErasedSubjects
+from cm_pipelines.domain.dsar.erased_subjects import REASON_DROPPED, REASON_MASKED, ErasedSubjects
 from cm_pipelines.domain.ingestion.crm_links import CrmLinksFormatError, parse_crm_links
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.ingestion.erased_guard import (
     ERASED_BREAKDOWN,
     blank_landing_lines,
     erased_call_ids,
+    mask_quarantined,
     tenant_ledgers,
 )
 from cm_pipelines.ingestion.partition_writes import (
@@ -127,6 +128,12 @@ def _read_slice(
     for path, lines in sorted(read.erased_lines.items()):
         blank_landing_lines(object_store, path, lines, multiline_csv=True)
         outcome.breakdown(ERASED_BREAKDOWN)[REASON_DROPPED] += len(lines)
+    countries = {tenant_id: tenant.country for tenant_id, tenant in work.tenants.items()}
+    read.quarantined, masked = mask_quarantined(
+        read.quarantined, read.ledgers, countries, object_store
+    )
+    if masked:
+        outcome.breakdown(ERASED_BREAKDOWN)[REASON_MASKED] += masked
     return read
 
 

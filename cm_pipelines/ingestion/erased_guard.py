@@ -9,13 +9,15 @@ about them) is treated exactly as the erasure treated it, and counted under a re
 - a recording, transcript or AI output of such a call is dropped and its landing object deleted;
 - someone else's transcript or AI output naming the subject is masked, in the landing object too;
 - a CRM link to the subject (contact number, email or CRM record id) or to their call is dropped
-  and its landing line blanked.
+  and its landing line blanked;
+- a malformed line that names the subject is quarantined with the subject masked in its raw text.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -23,7 +25,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cm_pipelines.domain.dsar.erased_subjects import ErasedSubjects
-from cm_pipelines.domain.dsar.redaction import redact_subject_document
+from cm_pipelines.domain.dsar.redaction import redact_subject_document, redact_subject_text
 from cm_pipelines.domain.keyed_hash import keyed_hash
 from cm_pipelines.dsar.erasure_ledger import load_erased_subjects
 from cm_pipelines.dsar.fulfil.erase_source_lines import blank_lines
@@ -31,6 +33,7 @@ from cm_pipelines.dsar.fulfil.object_versions import drop_noncurrent_versions
 from cm_pipelines.platform import settings
 from cm_pipelines.resources.object_purge import purge_objects
 from cm_pipelines.resources.object_store import ObjectStoreResource
+from cm_pipelines.resources.quarantine import QuarantineEntry
 from cm_pipelines.tables.calls import calls
 from cm_pipelines.tables.dsar import dsar_erased_subjects
 
@@ -159,3 +162,70 @@ def mask_document(data: bytes, country: str, ledger: ErasedSubjects) -> tuple[by
     if not count:
         return data, 0
     return json.dumps(masked, indent=2, ensure_ascii=False).encode("utf-8"), count
+
+
+def mask_quarantined(
+    entries: list[QuarantineEntry],
+    ledgers: Mapping[str, ErasedSubjects],
+    countries: Mapping[str, str],
+    object_store: ObjectStoreResource,
+) -> tuple[list[QuarantineEntry], int]:
+    """Quarantine entries with erased subjects masked in their raw text, and the same lines
+    masked in place in their landing file: a malformed line keeps its raw record for repair,
+    never an erased subject in clear, and a re-run quarantines the masked line again (nothing
+    lost, nothing left to mask). Returns the entries and how many were masked."""
+    masked_entries: list[QuarantineEntry] = []
+    lines: dict[tuple[str, str], set[int]] = {}
+    for entry in entries:
+        tenant_id = entry.tenant_id or ""
+        ledger = ledgers.get(tenant_id)
+        if ledger and entry.raw_record:
+            text, count = redact_subject_text(
+                entry.raw_record,
+                countries.get(tenant_id, "US"),
+                ledger.phones,
+                ledger.emails,
+                ledger.name_matches,
+            )
+            if count:
+                entry = replace(entry, raw_record=text)
+                if entry.source_line is not None:
+                    span = range(entry.source_line, entry.source_line + text.count("\n") + 1)
+                    lines.setdefault((tenant_id, entry.source_file), set()).update(span)
+        masked_entries.append(entry)
+    for (tenant_id, path), numbers in sorted(lines.items()):
+        _mask_landing_lines(
+            object_store, path, numbers, countries.get(tenant_id, "US"), ledgers[tenant_id]
+        )
+    return masked_entries, sum(len(numbers) for numbers in lines.values())
+
+
+def _mask_landing_lines(
+    object_store: ObjectStoreResource,
+    path: str,
+    numbers: set[int],
+    country: str,
+    ledger: ErasedSubjects,
+) -> None:
+    if not object_store.exists(path):
+        return
+    data = object_store.read_bytes(path)
+    lines = data.splitlines(keepends=True)
+    for number in sorted(numbers):
+        if not 1 <= number <= len(lines):
+            continue
+        line = lines[number - 1]
+        body = line.rstrip(b"\r\n")
+        text, count = redact_subject_text(
+            body.decode("utf-8", errors="replace"),
+            country,
+            ledger.phones,
+            ledger.emails,
+            ledger.name_matches,
+        )
+        if count:
+            lines[number - 1] = text.encode("utf-8") + line[len(body) :]
+    new_data = b"".join(lines)
+    if new_data != data:
+        object_store.write_bytes(path, new_data)
+    drop_noncurrent_versions(object_store, path)

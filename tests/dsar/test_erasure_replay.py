@@ -18,6 +18,7 @@ from cm_pipelines.domain.dsar.erased_subjects import (
 )
 from cm_pipelines.domain.identifiers import extract_identifiers
 from cm_pipelines.tables import metadata
+from cm_pipelines.tables.calls import quarantine
 from cm_pipelines.tables.dsar import dsar_erased_subjects
 from tests.dsar.dsar_helpers import (
     DAYS,
@@ -134,10 +135,22 @@ def erase_reland_and_scan(resources, world) -> None:
     store = resources["object_store"]
     for path, data in landed.items():
         store.write_bytes(path, data)
+    # ... one of them with a malformed line naming the subject (quarantined with its raw text)
+    cdr_path = min(p for p in landed if p.startswith("landing/cdr/acme-au/"))
+    broken = f'acme-au,"{person["name"]}" <{person["e164"]}>,{person["e164"]},broken\n'
+    store.write_bytes(cdr_path, landed[cdr_path] + broken.encode())
     first = _ingest_every_day(resources)
     second = _ingest_every_day(resources)
 
     assert first["call_records"][REASON_PSEUDONYMISED] >= len(person["call_ids"])
+    assert first["call_records"][REASON_MASKED] == 1  # the malformed line's raw text
+    with resources["warehouse"].connect() as connection:
+        raw = connection.execute(
+            sa.select(quarantine.c.raw_record).where(
+                quarantine.c.source_file == cdr_path, quarantine.c.raw_record.like("%broken%")
+            )
+        ).scalar_one()
+    assert "[name]" in raw and "[phone]" in raw
     assert first["transcripts"][REASON_MASKED] >= len(person["mentioned_call_ids"])
     dropped = first["transcripts"].get(REASON_DROPPED, 0)
     assert dropped + first["ai_summaries"].get(REASON_DROPPED, 0) > 0
