@@ -21,6 +21,7 @@ from cm_pipelines.ingestion.erased_guard import (
     blank_landing_lines,
     mask_quarantined,
     pseudonymise_calls,
+    tenant_holds,
     tenant_ledgers,
 )
 from cm_pipelines.ingestion.partition_writes import (
@@ -167,7 +168,8 @@ def _guard_erased(
         return parsed
     with warehouse.connect() as connection:
         ledgers = tenant_ledgers(connection, parsed["tenant_id"].unique())
-    parsed, touched = pseudonymise_calls(parsed, ledgers, datetime.now(UTC))
+        holds = tenant_holds(connection, ledgers) if ledgers else {}
+    parsed, touched = pseudonymise_calls(parsed, ledgers, datetime.now(UTC), holds)
     if touched.any():
         hit = parsed.loc[touched]
         for path, group in hit.groupby("source_file"):
