@@ -98,6 +98,7 @@ def dsar_gate(
             "tenant_id": record.tenant_id,
             "type": record.request_type,
             "state": record.state,
+            "time_zone": tenant_of(tenants, record.tenant_id).timezone,
             "due_date": record.effective_due_date.isoformat(),
         }
     )

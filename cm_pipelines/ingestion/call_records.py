@@ -14,12 +14,14 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import sqlalchemy as sa
 
-from cm_pipelines.domain.dsar.erased_subjects import REASON_PSEUDONYMISED
+from cm_pipelines.domain.dsar.erased_subjects import REASON_MASKED, REASON_PSEUDONYMISED
 from cm_pipelines.domain.ingestion.cdr.reader import read_cdr_csv
 from cm_pipelines.ingestion.erased_guard import (
     ERASED_BREAKDOWN,
     blank_landing_lines,
+    mask_quarantined,
     pseudonymise_calls,
+    tenant_holds,
     tenant_ledgers,
 )
 from cm_pipelines.ingestion.partition_writes import (
@@ -166,7 +168,8 @@ def _guard_erased(
         return parsed
     with warehouse.connect() as connection:
         ledgers = tenant_ledgers(connection, parsed["tenant_id"].unique())
-    parsed, touched = pseudonymise_calls(parsed, ledgers, datetime.now(UTC))
+        holds = tenant_holds(connection, ledgers) if ledgers else {}
+    parsed, touched = pseudonymise_calls(parsed, ledgers, datetime.now(UTC), holds)
     if touched.any():
         hit = parsed.loc[touched]
         for path, group in hit.groupby("source_file"):
@@ -177,6 +180,26 @@ def _guard_erased(
     return parsed
 
 
+def _mask_quarantined(
+    quarantined: list[QuarantineEntry],
+    work: TenantSliceWork,
+    warehouse: WarehouseResource,
+    object_store: ObjectStoreResource,
+    outcome: SliceOutcome,
+) -> list[QuarantineEntry]:
+    """Malformed lines keep their raw text, with erased subjects masked in it (and in the
+    landing file)."""
+    if not any(entry.raw_record for entry in quarantined):
+        return quarantined
+    with warehouse.connect() as connection:
+        ledgers = tenant_ledgers(connection, work.tenants.keys())
+    countries = {tenant_id: tenant.country for tenant_id, tenant in work.tenants.items()}
+    quarantined, masked = mask_quarantined(quarantined, ledgers, countries, object_store)
+    if masked:
+        outcome.breakdown(ERASED_BREAKDOWN)[REASON_MASKED] += masked
+    return quarantined
+
+
 def ingest_call_records(
     work: TenantSliceWork, warehouse: WarehouseResource, object_store: ObjectStoreResource
 ) -> SliceOutcome:
@@ -185,6 +208,7 @@ def ingest_call_records(
     outcome = SliceOutcome()
     parsed, quarantined, read_tenants = _read_slice(work, object_store, outcome)
     parsed = _guard_erased(parsed, warehouse, object_store, outcome)
+    quarantined = _mask_quarantined(quarantined, work, warehouse, object_store, outcome)
     with warehouse.begin() as connection:
         if not parsed.empty:
             clashes, duplicates = _ingested_elsewhere(connection, parsed, day)

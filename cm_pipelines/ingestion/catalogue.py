@@ -28,7 +28,9 @@ from cm_pipelines.ingestion.erased_guard import (
     ERASED_BREAKDOWN,
     delete_landing_object,
     erased_call_ids,
+    held_call_ids,
     mask_document,
+    tenant_holds,
     tenant_ledgers,
 )
 from cm_pipelines.ingestion.partition_writes import (
@@ -75,6 +77,8 @@ class _Links:
     purged: set[tuple[str, ...]]
     ledgers: dict[str, ErasedSubjects] = field(default_factory=dict)
     erased_calls: dict[str, set[str]] = field(default_factory=dict)
+    held_calls: dict[str, set[str]] = field(default_factory=dict)
+    """Calls a legal hold keeps: their artefacts stay as the erasure left them."""
     rows: list[dict] = field(default_factory=list)
     quarantined: list[QuarantineEntry] = field(default_factory=list)
 
@@ -114,9 +118,6 @@ def _read_day(
         for item in object_store.list_files(prefix):
             outcome.counts["objects_seen"] += 1
             data = object_store.read_bytes(item.path)
-            ledger = links.ledgers.get(tenant_id)
-            if ledger and catalogue.is_text:
-                data = _masked(object_store, item.path, data, tenant, ledger, outcome)
             row = _link(catalogue, links, tenant, item.path, data)
             if row is None:
                 continue
@@ -124,6 +125,12 @@ def _read_day(
                 delete_landing_object(object_store, item.path)
                 outcome.breakdown(ERASED_BREAKDOWN)[REASON_DROPPED] += 1
                 continue
+            ledger = links.ledgers.get(tenant_id)
+            held = row["call_id"] in links.held_calls.get(tenant_id, ())
+            if ledger and catalogue.is_text and not held:
+                masked = _masked(object_store, item.path, data, tenant, ledger, outcome)
+                if masked is not data:
+                    row = _link(catalogue, links, tenant, item.path, masked) or row
             row["partition_date"] = day
             kind = row.get("kind") or row.get("format") or catalogue.landing_kind
             outcome.breakdown("kinds")[str(kind)] += 1
@@ -141,10 +148,11 @@ def _masked(
     """The object with erased subjects masked, rewritten in the landing zone when it named one
     (its older versions dropped, as the erasure's redaction does)."""
     masked, mentions = mask_document(data, tenant.country, ledger)
-    if mentions:
-        object_store.write_bytes(path, masked)
-        drop_noncurrent_versions(object_store, path)
-        outcome.breakdown(ERASED_BREAKDOWN)[REASON_MASKED] += 1
+    if not mentions:
+        return data
+    object_store.write_bytes(path, masked)
+    drop_noncurrent_versions(object_store, path)
+    outcome.breakdown(ERASED_BREAKDOWN)[REASON_MASKED] += 1
     return masked
 
 
@@ -166,6 +174,9 @@ def ingest_catalogue_slice(
             ledgers=tenant_ledgers(connection, work.tenants.keys()),
             erased_calls={t: erased_call_ids(connection, t, day) for t in work.tenants},
         )
+        if links.ledgers:
+            holds = tenant_holds(connection, links.ledgers)
+            links.held_calls = {t: held_call_ids(connection, t, day, holds) for t in links.ledgers}
     _read_day(catalogue, work, object_store, links, outcome)
     frame, duplicates = without_duplicates(
         pd.DataFrame(links.rows),

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
-from cm_pipelines.domain.dsar.erased_subjects import REASON_DROPPED, ErasedSubjects
+from cm_pipelines.domain.dsar.erased_subjects import REASON_DROPPED, REASON_MASKED, ErasedSubjects
 from cm_pipelines.domain.ingestion.crm_links import CrmLinksFormatError, parse_crm_links
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.ingestion.erased_guard import (
     ERASED_BREAKDOWN,
     blank_landing_lines,
     erased_call_ids,
+    held,
+    held_call_ids,
+    mask_quarantined,
+    tenant_holds,
     tenant_ledgers,
 )
 from cm_pipelines.ingestion.partition_writes import (
@@ -43,23 +48,38 @@ class _Read:
     ledgers: dict[str, ErasedSubjects] = field(default_factory=dict)
     erased_calls: dict[str, set[str]] = field(default_factory=dict)
     erased_lines: dict[str, list[int]] = field(default_factory=dict)
+    holds: dict[str, list[dict]] = field(default_factory=dict)
+    held_calls: dict[str, set[str]] = field(default_factory=dict)
     """Landing lines of links an erasure dropped, by file: blanked again, never loaded."""
 
 
-def _erased_link(link: Any, ledger: ErasedSubjects | None, erased_calls: set[str]) -> bool:
-    """A link to an erased subject (contact number, email, CRM record id) or to their call."""
-    if link.call_id in erased_calls:
-        return True
-    if not ledger:
+def _erased_link(read: _Read, link: Any, tenant_id: str, day: date) -> bool:
+    """A link to an erased subject (contact number, email, CRM record id) or to their call,
+    unless a legal hold keeps it (the erasure retained it too)."""
+    ledger = read.ledgers.get(tenant_id)
+    erased = link.call_id in read.erased_calls.get(tenant_id, set()) or bool(
+        ledger
+        and (
+            ledger.phone_erased(link.contact_e164)
+            or ledger.email_erased(link.contact_email)
+            or ledger.crm_erased(link.crm_system, link.crm_record_id)
+        )
+    )
+    if not erased:
         return False
-    return (
-        ledger.phone_erased(link.contact_e164)
-        or ledger.email_erased(link.contact_email)
-        or ledger.crm_erased(link.crm_system, link.crm_record_id)
+    return link.call_id not in read.held_calls.get(tenant_id, set()) and not held(
+        read.holds,
+        tenant_id,
+        call_id=link.call_id,
+        numbers=(link.contact_e164,),
+        emails=(link.contact_email,),
+        on=day,
     )
 
 
-def _read_file(read: _Read, path: str, data: bytes, tenant: Tenant, live: set[str]) -> None:
+def _read_file(
+    read: _Read, path: str, data: bytes, tenant: Tenant, live: set[str], day: date
+) -> None:
     try:
         result = parse_crm_links(data, path, tenant.country)
     except CrmLinksFormatError as exc:
@@ -76,7 +96,7 @@ def _read_file(read: _Read, path: str, data: bytes, tenant: Tenant, live: set[st
         for q in result.quarantined
     )
     for link in result.links:
-        if _erased_link(link, read.ledgers.get(tenant.id), read.erased_calls.get(tenant.id, set())):
+        if _erased_link(read, link, tenant.id, day):
             read.erased_lines.setdefault(path, []).append(link.source_line)
             continue
         if link.call_id not in live:
@@ -117,16 +137,27 @@ def _read_slice(
         live_calls = {t: live_call_ids(connection, t, day) for t in work.tenants}
         read.ledgers = tenant_ledgers(connection, work.tenants.keys())
         read.erased_calls = {t: erased_call_ids(connection, t, day) for t in work.tenants}
+        if read.ledgers or any(read.erased_calls.values()):
+            read.holds = tenant_holds(connection, work.tenants.keys())
+            read.held_calls = {
+                t: held_call_ids(connection, t, day, read.holds) for t in work.tenants
+            }
     for tenant_id, tenant in sorted(work.tenants.items()):
         path = landing.crm_links_file(tenant_id, work.day_key)
         if not object_store.exists(path):
             continue
         outcome.counts["files_read"] += 1
         read.tenants.add(tenant_id)
-        _read_file(read, path, object_store.read_bytes(path), tenant, live_calls[tenant_id])
+        _read_file(read, path, object_store.read_bytes(path), tenant, live_calls[tenant_id], day)
     for path, lines in sorted(read.erased_lines.items()):
         blank_landing_lines(object_store, path, lines, multiline_csv=True)
         outcome.breakdown(ERASED_BREAKDOWN)[REASON_DROPPED] += len(lines)
+    countries = {tenant_id: tenant.country for tenant_id, tenant in work.tenants.items()}
+    read.quarantined, masked = mask_quarantined(
+        read.quarantined, read.ledgers, countries, object_store
+    )
+    if masked:
+        outcome.breakdown(ERASED_BREAKDOWN)[REASON_MASKED] += masked
     return read
 
 

@@ -63,7 +63,17 @@ def _erase(resources, person: dict, **fields) -> str:
 
 def test_dates_are_days_of_the_tenant_zone_everywhere(local_resources, template) -> None:
     person = subject(template[2], "acme-au")
-    request_id = _erase(local_resources, person, received_at=JUST_AFTER_MIDNIGHT)
+    request_id = submit(
+        local_resources, "acme-au", "erasure", _ids(person), received_at=JUST_AFTER_MIDNIGHT
+    )
+    outcome = run(local_resources, request_id)
+    assert outcome.success, outcome.failure_messages()
+    gate_metadata = [
+        event.event_specific_data.metadata
+        for event in outcome.result.all_events
+        if event.event_type_value == "STEP_OUTPUT" and event.step_key == "dsar_gate"
+    ]
+    assert gate_metadata and gate_metadata[0]["time_zone"].value == SYDNEY
     tenant = local_resources["platform_config"].tenants_by_id()["acme-au"]
     with local_resources["warehouse"].connect() as connection:
         status = request_status(connection, request_id, tenant=tenant)

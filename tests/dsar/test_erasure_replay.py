@@ -17,12 +17,15 @@ from cm_pipelines.domain.dsar.erased_subjects import (
     REASON_PSEUDONYMISED,
 )
 from cm_pipelines.domain.identifiers import extract_identifiers
+from cm_pipelines.tables import calls as call_tables
 from cm_pipelines.tables import metadata
+from cm_pipelines.tables.calls import quarantine
 from cm_pipelines.tables.dsar import dsar_erased_subjects
 from tests.dsar.dsar_helpers import (
     DAYS,
     INGESTION_ASSETS,
     START_DAY,
+    add_call_hold,
     build_template,
     copy_platform,
     hash_of,
@@ -134,10 +137,22 @@ def erase_reland_and_scan(resources, world) -> None:
     store = resources["object_store"]
     for path, data in landed.items():
         store.write_bytes(path, data)
+    # ... one of them with a malformed line naming the subject (quarantined with its raw text)
+    cdr_path = min(p for p in landed if p.startswith("landing/cdr/acme-au/"))
+    broken = f'acme-au,"{person["name"]}" <{person["e164"]}>,{person["e164"]},broken\n'
+    store.write_bytes(cdr_path, landed[cdr_path] + broken.encode())
     first = _ingest_every_day(resources)
     second = _ingest_every_day(resources)
 
     assert first["call_records"][REASON_PSEUDONYMISED] >= len(person["call_ids"])
+    assert first["call_records"][REASON_MASKED] == 1  # the malformed line's raw text
+    with resources["warehouse"].connect() as connection:
+        raw = connection.execute(
+            sa.select(quarantine.c.raw_record).where(
+                quarantine.c.source_file == cdr_path, quarantine.c.raw_record.like("%broken%")
+            )
+        ).scalar_one()
+    assert "[name]" in raw and "[phone]" in raw
     assert first["transcripts"][REASON_MASKED] >= len(person["mentioned_call_ids"])
     dropped = first["transcripts"].get(REASON_DROPPED, 0)
     assert dropped + first["ai_summaries"].get(REASON_DROPPED, 0) > 0
@@ -146,3 +161,55 @@ def erase_reland_and_scan(resources, world) -> None:
     _assert_nothing_of(person, "warehouse", _warehouse_dump(resources))
     for path, text in _object_texts(resources).items():
         _assert_nothing_of(person, path, text)
+
+
+def test_a_held_call_of_an_erased_subject_stays_as_the_erasure_left_it(
+    local_resources, template
+) -> None:
+    """A legal hold overrides erasure, and so its replay: the held call, its artefacts, CRM
+    links and landing line come back exactly as they were kept."""
+    person = subject(template[2], "acme-au", mentioned=True)
+    held_call = sorted(person["call_ids"])[0]
+    add_call_hold(local_resources, "acme-au", held_call, "H-LIT-9")
+
+    def kept() -> dict[str, list]:
+        return {
+            table.name: sorted(
+                json.dumps(
+                    {k: v for k, v in row.items() if k not in ("ingested_run_id", "id")},
+                    default=str,
+                    sort_keys=True,
+                )
+                for row in rows(local_resources, table, tenant_id="acme-au", call_id=held_call)
+            )
+            for table in (call_tables.calls, call_tables.transcripts, call_tables.crm_links)
+        }
+
+    landed = _landing(local_resources)
+    request_id = submit(
+        local_resources,
+        "acme-au",
+        "erasure",
+        [("phone", person["e164"]), ("email", person["email"])],
+    )
+    assert run(local_resources, request_id).success
+    after_erasure = kept()
+    assert after_erasure["calls"] and person["e164"] in after_erasure["calls"][0]
+    held_lines = [
+        line
+        for path, data in landed.items()
+        if path.startswith("landing/cdr/acme-au/")
+        for line in data.decode().splitlines()
+        if held_call in line
+    ]
+    store = local_resources["object_store"]
+    for path, data in landed.items():
+        store.write_bytes(path, data)
+    _ingest_every_day(local_resources)
+
+    assert kept() == after_erasure
+    now_landed = _landing(local_resources)
+    assert held_lines and all(
+        any(line in data.decode("utf-8", "replace") for data in now_landed.values())
+        for line in held_lines
+    )
