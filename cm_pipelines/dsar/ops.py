@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 
+from cm_pipelines.domain.dncr.evidence_floors import strictest_floor
 from cm_pipelines.dsar.erasure_approval import close_erasure_approval, erasure_gate
 from cm_pipelines.dsar.fulfil import dispatch
 from cm_pipelines.dsar.fulfil.complete import complete
@@ -130,13 +131,19 @@ def _fulfilment(
         record = load_request(connection, request_id)
     if record.state == "completed":
         return None
+    tenant = tenant_of(platform_config.tenants_by_id(), record.tenant_id)
+    floor = None
+    if tenant.registries:
+        registries = {registry.id: registry for registry in platform_config.registries()}
+        floor = strictest_floor(tenant, registries)
     return FulfilmentContext(
         warehouse=warehouse,
         object_store=object_store,
-        tenant=tenant_of(platform_config.tenants_by_id(), record.tenant_id),
+        tenant=tenant,
         request_id=request_id,
         hash_key=settings.identifier_hash_key(),
         run_id=context.run_id,
+        dnc_rule=floor.rule if floor is not None else None,
     )
 
 

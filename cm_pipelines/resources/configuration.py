@@ -10,6 +10,7 @@ import dagster as dg
 import yaml
 from pydantic import Field
 
+from cm_pipelines.domain.dncr.evidence_floors import apply_evidence_floors
 from cm_pipelines.domain.dncr.registries import Registry, check_tenant_registries, parse_registries
 from cm_pipelines.domain.operations.roles import Identity, parse_roles
 from cm_pipelines.domain.tenants import ConfigError, Tenant, parse_tenants
@@ -48,8 +49,15 @@ class PlatformConfigResource(dg.ConfigurableResource):
         return Path(self.registries_file) if self.registries_file else settings.registries_file()
 
     def tenants(self) -> list[Tenant]:
+        """Validated tenants, their do-not-call evidence retention held to the floor of their
+        registries' rules (a file asking for less is refused, see ``evidence_floors``)."""
         path = self.tenants_path()
-        return parse_tenants(read_yaml(path), source=path.name)
+        tenants = parse_tenants(read_yaml(path), source=path.name)
+        if not any(tenant.registries for tenant in tenants):
+            return tenants
+        registries_path = self.registries_path()
+        registries = parse_registries(read_yaml(registries_path), source=registries_path.name)
+        return apply_evidence_floors(tenants, registries, source=path.name)
 
     def tenants_by_id(self) -> dict[str, Tenant]:
         return {tenant.id: tenant for tenant in self.tenants()}

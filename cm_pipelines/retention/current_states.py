@@ -41,7 +41,9 @@ def attach_holds(inventory: Inventory, hash_number: Callable[[str], str]) -> pd.
     by_number = number_records_under_hold(inventory.holds, inventory.number_records, hash_number)
     if not by_number.empty:
         keys_columns = ["tenant_id", "record_type", "artefact_id"]
-        numbered = artefacts["record_type"].isin(["wash_results", "blocked_calls"])
+        numbered = artefacts["record_type"].isin(
+            ["wash_results", "blocked_calls", "dncr_check_records"]
+        )
         keys = pd.MultiIndex.from_frame(artefacts.loc[numbered, keys_columns])
         held = by_number.set_index(keys_columns)["hold_ids"].reindex(keys)
         artefacts.loc[numbered, "hold_ids"] = held.fillna("").to_numpy()

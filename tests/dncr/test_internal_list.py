@@ -244,3 +244,46 @@ def test_the_wash_job_applies_opt_outs_landed_before_it_and_the_check_flags_late
     )
     assert late.passed is False and late.metadata["late"].value == 1
     assert "+1212" not in str(late.metadata) and "hk1:" not in str(late.metadata)
+
+
+def test_check_records_are_do_not_call_evidence_for_retention(resources) -> None:
+    import pandas as pd
+
+    from cm_pipelines.dncr.check_records import store_check_records
+    from cm_pipelines.domain.retention.artefact_types import POLICY_TYPE
+    from cm_pipelines.retention.inventory.number_records import read_number_records
+
+    results = pd.DataFrame(
+        {
+            "e164_hash": ["hk1:ab"],
+            "decision": ["blocked"],
+            "reason": ["registry_listed"],
+            "registry_id": ["us_ftc"],
+            "registry_version": ["v1"],
+            "evidence_date": [datetime(2026, 11, 2).date()],
+            "evidence_age_days": [8.0],
+            "rule": ["registry_listed: us_ftc"],
+            "valid_until": [datetime(2026, 12, 3, tzinfo=UTC)],
+        }
+    )
+    with resources["warehouse"].begin() as connection:
+        stored = store_check_records(
+            connection,
+            "beta-us",
+            results,
+            checked_at=datetime(2026, 11, 10, tzinfo=UTC),
+            channel="job",
+            checked_by="dagster:run-1",
+        )
+        with pytest.raises(ValueError, match="channel"):
+            store_check_records(
+                connection, "beta-us", results, checked_at=datetime.now(UTC), channel="fax",
+                checked_by="x",
+            )  # fmt: skip
+    assert stored == 1
+    with resources["warehouse"].connect() as connection:
+        parts, numbers = read_number_records(connection, ["beta-us"])
+    checks = numbers.loc[numbers["record_type"] == "dncr_check_records"]
+    assert checks["e164_hash"].tolist() == ["hk1:ab"]
+    assert any((part["record_type"] == "dncr_check_records").any() for part in parts)
+    assert POLICY_TYPE["dncr_check_records"] == "wash_results"

@@ -12,8 +12,14 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from cm_pipelines.domain.dncr.evidence_floors import FLOORS
 from cm_pipelines.domain.dsar.export_package import decrypt_package, verify_package
-from cm_pipelines.domain.dsar.planning import BASIS_BLOCKED, BASIS_CONSENT, BASIS_SUPPRESSION
+from cm_pipelines.domain.dsar.planning import (
+    BASIS_BLOCKED,
+    BASIS_CONSENT,
+    BASIS_SUPPRESSION,
+    dnc_record_basis,
+)
 from cm_pipelines.domain.identifiers import extract_identifiers
 from cm_pipelines.dsar import key_handoff
 from cm_pipelines.dsar.assets import dsar_export_expiry, dsar_sla
@@ -362,6 +368,31 @@ def test_erasure_with_hold_and_legal_obligation_exemptions(local_resources, worl
         "dsar.step.verify",
     } <= actions
     assert "dsar.step.complete" in actions
+
+
+def test_erasure_keeps_do_not_call_records_under_the_tenants_evidence_floor(
+    local_resources, world
+) -> None:
+    """beta-us washes against the FTC registry: its wash result of the subject stays, number
+    dropped and keyed hash kept, as a 16 CFR 310.5 exemption on the certificate."""
+    person = subject(world, "beta-us")
+    records = add_number_records(local_resources, "beta-us", person["e164"])
+    request_id = submit(local_resources, "beta-us", "erasure", _ids(person))
+    outcome = run(local_resources, request_id)
+    assert outcome.success, outcome.failure_messages()
+    number_hash = hash_of(person["e164"])
+    [wash] = rows(local_resources, dncr.wash_results, id=records["wash_results"])
+    assert wash["e164"] is None and wash["e164_hash"] == number_hash
+    assert rows(local_resources, dncr.blocked_calls, id=records["blocked_calls"])
+    [certificate] = rows(local_resources, dsar_certificates, request_id=request_id)
+    body = certificate["body"]
+    assert body["verification"]["passed"]
+    basis = dnc_record_basis(FLOORS["US"].rule)
+    exemptions = {(e["store"], e["basis"]): e["count"] for e in body["exemptions"]}
+    assert exemptions[("wash_results", basis)] >= 1
+    assert exemptions[("blocked_calls", basis)] >= 1
+    assert "16 CFR 310.5" in basis
+    assert person["e164"] not in json.dumps(body)
 
 
 def test_one_number_in_two_tenants_is_only_touched_in_the_requesting_tenant(

@@ -43,7 +43,9 @@ from cm_pipelines.domain.dsar.planning import (
     PlanningError,
     Subject,
     dedupe,
+    dnc_record_basis,
     erasure_certificate,
+    exemption_summary,
     located_counts,
     plan_objection,
     plan_request,
@@ -129,6 +131,48 @@ def test_erasure_without_holds_deletes_pseudonymises_and_keeps_legal_obligation_
     )
     assert plan[(SUPPRESSION, "6")].basis == BASIS_SUPPRESSION
     assert all(action.basis is None for action in plan.values() if not action.exempt)
+
+
+def test_under_a_do_not_call_evidence_floor_wash_results_are_kept_minimised_with_the_rule() -> None:
+    rule = "Telemarketing Sales Rule 16 CFR 310.5 (2024): do-not-call compliance records 5 years"
+    plan = _by_key(
+        plan_request("erasure", _items(), tenant_id=TENANT, hash_number=hash_number, dnc_rule=rule)
+    )
+    basis = dnc_record_basis(rule)
+    assert "16 CFR 310.5" in basis and ME not in basis
+    assert (plan[(WASH_RESULTS, "4")].action, plan[(WASH_RESULTS, "4")].basis) == (
+        RETAIN_MINIMISED,
+        basis,
+    )
+    assert (plan[(BLOCKED_CALLS, "5")].action, plan[(BLOCKED_CALLS, "5")].basis) == (
+        RETAIN,
+        basis,
+    )
+    # Everything else is planned as without a floor.
+    assert plan[(RECORDINGS, "100.1")].action == DELETE
+    assert plan[(CONSENTS, "3")].basis == BASIS_CONSENT
+    summary = {
+        (row["store"], row["basis"]): row["count"] for row in exemption_summary(plan.values())
+    }
+    assert summary[(WASH_RESULTS, basis)] == 1 and summary[(BLOCKED_CALLS, basis)] == 1
+
+
+def test_a_hold_on_a_wash_result_wins_over_the_evidence_floor_basis() -> None:
+    hold = _hold("H-9", "phone", e164=ME)
+    plan = _by_key(
+        plan_request(
+            "erasure",
+            _items(),
+            holds=[hold],
+            tenant_id=TENANT,
+            hash_number=hash_number,
+            dnc_rule="16 CFR 310.5",
+        )
+    )
+    assert (plan[(WASH_RESULTS, "4")].action, plan[(WASH_RESULTS, "4")].basis) == (
+        RETAIN,
+        "legal hold H-9",
+    )
 
 
 def test_a_call_hold_keeps_the_whole_lineage_of_that_call_only() -> None:

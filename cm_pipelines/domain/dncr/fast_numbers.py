@@ -167,6 +167,8 @@ def _rule_of(text: str, country: str) -> tuple[int, int] | None:
         parsed = phonenumbers.parse(text, country)
     except phonenumbers.NumberParseException:
         return None
+    if parsed.country_code is None or parsed.national_number is None:
+        return None
     national = str(parsed.national_number)
     if parsed.italian_leading_zero or parsed.extension or not text.endswith(national):
         return None

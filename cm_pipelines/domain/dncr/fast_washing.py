@@ -237,7 +237,7 @@ def _decide_groups(
     return decided
 
 
-def _gather(values: list[object], group: np.ndarray) -> np.ndarray:
+def _gather(values: Sequence[object], group: np.ndarray) -> np.ndarray:
     table = np.empty(len(values), dtype=object)
     table[:] = values
     return table[group] if group.size else np.empty(0, dtype=object)

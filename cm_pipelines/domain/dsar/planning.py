@@ -8,7 +8,11 @@ an erasure the exemptions are decided here, each with its basis stated:
   lineage (recording, transcript, AI outputs, CRM links, its CDR line);
 - records kept under a legal obligation: blocked-call records (do-not-call compliance evidence),
   consent evidence and the minimal suppression entry needed to honour an objection. Consent and
-  suppression rows are minimised (the raw number dropped, the keyed hash kept).
+  suppression rows are minimised (the raw number dropped, the keyed hash kept);
+- where a do-not-call evidence floor applies to the tenant (``dncr.evidence_floors``: a US
+  registry, 16 CFR 310.5), wash results are do-not-call compliance records too: kept minimised
+  and blocked-call records kept, both under a basis naming the rule. Without a floor a wash
+  result is deleted.
 
 ``verify_erasure`` compares a second locate with the plan: only exempted items may remain.
 """
@@ -94,6 +98,11 @@ BASIS_SUPPRESSION = (
     "request (number replaced by keyed hash)"
 )
 BASIS_RESTRICTION = "legal obligation: record that processing is restricted (keyed hash only)"
+
+
+def dnc_record_basis(rule: str) -> str:
+    """The basis of a do-not-call compliance record kept under the tenant's evidence floor."""
+    return f"legal obligation: {rule} (do-not-call compliance record, keyed hash only)"
 
 
 def hold_basis(hold_ids: Sequence[str]) -> str:
@@ -237,7 +246,11 @@ def _number_record_holds(
 # ---------------------------------------------------------------- plans per request type
 
 
-def _erasure_action(item: LocatedItem) -> tuple[str, str | None]:
+def _erasure_action(item: LocatedItem, dnc_rule: str | None) -> tuple[str, str | None]:
+    if dnc_rule is not None and item.store == WASH_RESULTS:
+        return RETAIN_MINIMISED, dnc_record_basis(dnc_rule)
+    if dnc_rule is not None and item.store == BLOCKED_CALLS:
+        return RETAIN, dnc_record_basis(dnc_rule)
     if item.store in (RECORDINGS, TRANSCRIPTS, AI_OUTPUTS):
         return (REDACT if item.match == MATCH_TEXT else DELETE), None
     if item.store in (CRM_LINKS, WASH_RESULTS):
@@ -263,13 +276,15 @@ def plan_erasure(
     holds: Sequence[Mapping[str, Any]],
     tenant_id: str,
     hash_number: Callable[[str], str],
+    dnc_rule: str | None = None,
 ) -> list[PlannedAction]:
     """Plan, then exemptions: holds first (they keep everything they cover), then the
-    legal-obligation records."""
+    legal-obligation records. ``dnc_rule`` names the tenant's do-not-call evidence floor
+    (None: no floor applies, wash results are deleted)."""
     held = held_calls(items, holds, tenant_id)
     plan: list[PlannedAction] = []
     for item in dedupe(items):
-        action, basis = _erasure_action(item)
+        action, basis = _erasure_action(item, dnc_rule)
         hold_ids: list[str] = []
         if item.call_id is not None and item.call_id in held:
             hold_ids = held[item.call_id]
@@ -298,6 +313,7 @@ def plan_request(
     tenant_id: str,
     hash_number: Callable[[str], str] | None = None,
     rectify_fields: Iterable[str] = (),
+    dnc_rule: str | None = None,
 ) -> list[PlannedAction]:
     """What to do with each located item for ``request_type``."""
     unique = dedupe(items)
@@ -313,7 +329,9 @@ def plan_request(
     if request_type == "erasure":
         if hash_number is None:
             raise PlanningError("an erasure plan needs the keyed hash function")
-        return plan_erasure(items, holds=holds, tenant_id=tenant_id, hash_number=hash_number)
+        return plan_erasure(
+            items, holds=holds, tenant_id=tenant_id, hash_number=hash_number, dnc_rule=dnc_rule
+        )
     if request_type == "restriction":
         return [
             PlannedAction(

@@ -18,6 +18,7 @@ ARTEFACT_TYPES: tuple[str, ...] = (
     "crm_links",
     "wash_results",
     "blocked_calls",
+    "dncr_check_records",
     "dsar_case_files",
     "quarantine_records",
     "cdr_files",
@@ -30,6 +31,7 @@ SOURCE_FILE_TYPES: dict[str, str] = {"cdr_files": "call_logs", "crm_link_files":
 
 POLICY_TYPE: dict[str, str] = {name: name for name in ARTEFACT_TYPES} | {
     "blocked_calls": "wash_results",
+    "dncr_check_records": "wash_results",
     "quarantine_records": "call_logs",
     **SOURCE_FILE_TYPES,
 }

@@ -16,6 +16,7 @@ PURGE_ORDER: tuple[str, ...] = (
     "call_logs",
     "wash_results",
     "blocked_calls",
+    "dncr_check_records",
     "dsar_case_files",
     "quarantine_records",
     "crm_link_files",

@@ -50,6 +50,9 @@ class FulfilmentContext:
     export_ttl_days: int = DEFAULT_EXPORT_TTL_DAYS
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     report: StepReport = field(default_factory=StepReport)
+    dnc_rule: str | None = None
+    """The do-not-call evidence floor of the tenant's registries (``evidence_floors``): its
+    wash results and blocked calls survive an erasure, minimised, under this rule."""
 
     def record(self) -> RequestRecord:
         with self.warehouse.connect() as connection:

@@ -1,7 +1,8 @@
 """Erasure, store by store, each store one logged step (``erase.<store>``).
 
 Stores run in ``planning.STORES`` order, the call log last. Exempt records (legal holds, legal bases) are planned ``retain`` and never reach a handler;
-consents and suppression entries are kept under their basis without the raw number.
+consents, suppression entries and (under a do-not-call evidence floor) wash results are kept
+under their basis without the raw number.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _store_handlers(fulfilment: FulfilmentContext) -> dict[str, Handler]:
         planning.TRANSCRIPTS: lambda a: erase_artefacts(fulfilment, planning.TRANSCRIPTS, a),
         planning.AI_OUTPUTS: lambda a: erase_artefacts(fulfilment, planning.AI_OUTPUTS, a),
         planning.CRM_LINKS: lambda a: erase_crm_links(fulfilment, a),
-        planning.WASH_RESULTS: lambda a: delete_rows(fulfilment, dncr_tables.wash_results, a),
+        planning.WASH_RESULTS: lambda a: erase_wash_results(fulfilment, a),
         planning.CONSENTS: lambda a: minimise(fulfilment, dncr_tables.consents, a),
         planning.SUPPRESSION: lambda a: minimise(fulfilment, dncr_tables.suppression_entries, a),
         planning.CRM_SOURCE_LINES: lambda a: blank_source_lines(fulfilment, "crm", a),
@@ -116,6 +117,16 @@ def delete_rows(
             )
         plan_items.mark_executed(fulfilment, connection, actions)
     return {"deleted": len(ids)}
+
+
+def erase_wash_results(
+    fulfilment: FulfilmentContext, actions: list[PlannedAction]
+) -> dict[str, int]:
+    """Deleted, unless the tenant's do-not-call evidence floor keeps them minimised."""
+    table = dncr_tables.wash_results
+    counts = minimise(fulfilment, table, actions)
+    to_delete = [a for a in actions if a.action == planning.DELETE]
+    return {**counts, **(delete_rows(fulfilment, table, to_delete) if to_delete else {})}
 
 
 def minimise(

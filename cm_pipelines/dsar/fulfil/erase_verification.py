@@ -131,7 +131,11 @@ def top_up_plan(
 ) -> None:
     """Plan the late records, reopen the erase steps of their stores (audited), erase again."""
     actions = planning.plan_erasure(
-        late, holds=holds, tenant_id=fulfilment.tenant.id, hash_number=fulfilment.hash_number
+        late,
+        holds=holds,
+        tenant_id=fulfilment.tenant.id,
+        hash_number=fulfilment.hash_number,
+        dnc_rule=fulfilment.dnc_rule,
     )
     stores = sorted({a.store for a in actions if not a.exempt})
     with fulfilment.warehouse.begin() as connection:

@@ -43,6 +43,7 @@ def locate_and_plan(fulfilment: FulfilmentContext) -> dict[str, Any]:
         tenant_id=fulfilment.tenant.id,
         hash_number=fulfilment.hash_number,
         rectify_fields=record.rectification.as_dict().keys(),
+        dnc_rule=fulfilment.dnc_rule,
     )
     if record.request_type == "objection":
         actions = planning.plan_objection(subject)

@@ -1,4 +1,5 @@
-"""Do-not-call evidence: wash results and blocked-call records, dated by when they were decided,
+"""Do-not-call evidence: wash results, blocked-call and pre-call check records, dated by when they
+were decided,
 with the numbers (or number hashes) a phone hold matches on."""
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ def read_number_records(
     event_date)."""
     washed = _read_wash_results(connection, tenant_ids)
     blocked = _read_blocked_calls(connection, tenant_ids)
+    checked = _read_check_records(connection, tenant_ids)
     washed_on, blocked_on = as_date(washed["washed_at"]), as_date(blocked["decided_at"])
+    checked_on = as_date(checked["checked_at"])
     parts = [
         artefact_frame(
             washed["tenant_id"],
@@ -36,6 +39,14 @@ def read_number_records(
             None,
             blocked_on,
             blocked["deleted_at"].notna(),
+        ),
+        artefact_frame(
+            checked["tenant_id"],
+            "dncr_check_records",
+            checked["id"],
+            None,
+            checked_on,
+            checked["deleted_at"].notna(),
         ),
     ]
     numbers = pd.concat(
@@ -58,6 +69,16 @@ def read_number_records(
                     "e164": None,
                     "e164_hash": blocked["e164_hash"],
                     "event_date": blocked_on,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "tenant_id": checked["tenant_id"],
+                    "record_type": "dncr_check_records",
+                    "artefact_id": checked["id"].astype(str),
+                    "e164": None,
+                    "e164_hash": checked["e164_hash"],
+                    "event_date": checked_on,
                 }
             ),
         ],
@@ -106,4 +127,25 @@ def _read_blocked_calls(
             tenant_ids,
         ),
         ["id", "tenant_id", "e164_hash", "decided_at", "deleted_at"],
+    )
+
+
+def _read_check_records(
+    connection: sa.Connection, tenant_ids: Collection[str] | None
+) -> pd.DataFrame:
+    checks = dncr_tables.dncr_check_records
+    return fetch_frame(
+        connection,
+        scoped(
+            sa.select(
+                checks.c.id,
+                checks.c.tenant_id,
+                checks.c.e164_hash,
+                checks.c.checked_at,
+                checks.c.deleted_at,
+            ),
+            checks,
+            tenant_ids,
+        ),
+        ["id", "tenant_id", "e164_hash", "checked_at", "deleted_at"],
     )

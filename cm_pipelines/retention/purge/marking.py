@@ -42,6 +42,7 @@ ROW_TARGETS: dict[str, tuple[sa.Table, str, dict[str, Any]]] = {
     "crm_links": (call_tables.crm_links, "id", {"contact_e164": None, "contact_email": None}),
     "wash_results": (dncr_tables.wash_results, "id", {"e164": None, "e164_hash": ""}),
     "blocked_calls": (dncr_tables.blocked_calls, "id", {"e164_hash": ""}),
+    "dncr_check_records": (dncr_tables.dncr_check_records, "id", {"e164_hash": ""}),
 }
 """Artefact type -> (table, key kind, personal columns and the values that wipe them)."""
 
