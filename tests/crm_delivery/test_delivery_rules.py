@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from cm_pipelines.domain.crm_delivery import retries, signing
+from cm_pipelines.domain.crm_delivery.certificate import confirmation, with_confirmations
 from cm_pipelines.domain.crm_delivery.requests import (
     Task,
     TaskShapeError,
@@ -14,6 +17,7 @@ from cm_pipelines.domain.crm_delivery.requests import (
     idempotency_key,
     webhook_request,
 )
+from cm_pipelines.domain.dsar import planning
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 POLICY = retries.RetryPolicy(base_seconds=60, factor=2, cap_seconds=600, max_attempts=5)
@@ -174,3 +178,34 @@ def test_the_webhook_sends_one_request_per_task_with_its_key() -> None:
     assert idempotency_key(_task("erase")) != idempotency_key(_task("erase", task_id=8))
     rectify = webhook_request(_task("rectify", corrections={"email": "new@example.org"}))
     assert rectify.body["corrections"] == {"email": "new@example.org"}
+
+
+def test_confirmations_are_listed_on_the_certificate_and_resealed() -> None:
+    body = planning.erasure_certificate(
+        request_id="dsar-1",
+        tenant_id="acme-au",
+        jurisdiction="AU",
+        received_on=NOW.date(),
+        completed_on=NOW.date(),
+        identifier_hashes=["h1"],
+        located={},
+        plan=[],
+        verification=planning.ErasureVerification({}, {}, {}),
+        outbox_recipients=["hubspot", "salesforce"],
+    )
+    first = with_confirmations(body, [confirmation("hubspot", "erase", "2026-12-03", 4)])
+    assert first["downstream_confirmed"] == [
+        {"recipient": "hubspot", "task": "erase", "confirmed_on": "2026-12-03", "outbox_task": 4}
+    ]
+    assert first["body_sha256"] != body["body_sha256"]
+    # the seal is the one planning computes: over the body without the seal
+    resealed = {k: v for k, v in first.items() if k != "body_sha256"}
+    assert (
+        first["body_sha256"]
+        == hashlib.sha256(json.dumps(resealed, sort_keys=True).encode()).hexdigest()
+    )
+    both = with_confirmations(first, [confirmation("salesforce", "erase", "2026-12-04", 5)])
+    assert [c["recipient"] for c in both["downstream_confirmed"]] == ["hubspot", "salesforce"]
+    again = with_confirmations(both, [confirmation("salesforce", "erase", "2026-12-04", 5)])
+    assert again == both  # idempotent
+    assert with_confirmations({}, [confirmation("hubspot", "erase", "2026-12-03", 4)]) == {}
