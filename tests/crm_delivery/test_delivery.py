@@ -370,3 +370,36 @@ def test_a_task_withdrawn_while_in_flight_is_left_as_it_is(
     assert report.outcomes == {"no_longer_pending": 1}
     assert _row(sqlite_warehouse, task_id).status == "withdrawn"
     assert not [e for e in _audit(sqlite_warehouse) if e.action.startswith("dsar.crm_task")]
+
+
+def test_on_postgresql_claims_backoff_and_confirmation_behave_the_same(
+    postgres_warehouse, local_store, hubspot
+):
+    hubspot.contacts = {"51": {}}
+    hubspot.script = [(503, {}), (429, {"Retry-After": "300"})]
+    path = _certificate(postgres_warehouse, local_store)
+    task_id = _task(postgres_warehouse, refs=("51",))
+    clock, connectors = Clock(), _hubspot(hubspot)
+    with postgres_warehouse.connect() as connection:
+        [due] = outbox.due_tasks(connection, clock())
+    for delay, outcome in ((0, "retry"), (60, "retry_after"), (300, "done")):
+        clock.advance(delay)
+        report = deliver_due(postgres_warehouse, local_store, connectors, clock=clock)
+        assert report.outcomes == {outcome: 1}
+    row = _row(postgres_warehouse, task_id)
+    assert (row.status, row.attempts, row.idempotency_key) == (
+        "confirmed",
+        3,
+        idempotency_key(due.task),
+    )
+    certificate = json.loads(local_store.read_bytes(path))
+    assert [c["outbox_task"] for c in certificate["downstream_confirmed"]] == [task_id]
+    with postgres_warehouse.begin() as connection:  # a stale claim of attempt 1 loses
+        assert not outbox.claim(
+            connection,
+            due,
+            now=clock(),
+            policy=connectors.policy(),
+            idempotency_key="x",
+            connector="hubspot",
+        )
