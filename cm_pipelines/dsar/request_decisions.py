@@ -243,12 +243,18 @@ def _release_records(
 
 
 def _withdraw_crm_tasks(connection: sa.Connection, request_id: str) -> tuple[int, int]:
-    """Restrict tasks still pending are withdrawn; sent ones are counted for the operator."""
+    """Restrict tasks still pending are withdrawn; sent ones are counted for the operator. A
+    pending task delivery already attempted (``attempts`` > 0) may have reached the CRM: it is
+    withdrawn too (no more retries) but counted as sent, so the operator follows it up."""
     outbox = dsar_erasure_outbox
+    pending = sa.and_(outbox.c.request_id == request_id, outbox.c.status == "pending")
+    attempted = int(
+        connection.execute(
+            sa.select(sa.func.count()).select_from(outbox).where(pending, outbox.c.attempts > 0)
+        ).scalar_one()
+    )
     withdrawn = connection.execute(
-        sa.update(outbox)
-        .where(outbox.c.request_id == request_id, outbox.c.status == "pending")
-        .values(status="withdrawn")
+        sa.update(outbox).where(pending).values(status="withdrawn")
     ).rowcount
     sent = int(
         connection.execute(
@@ -257,4 +263,4 @@ def _withdraw_crm_tasks(connection: sa.Connection, request_id: str) -> tuple[int
             .where(outbox.c.request_id == request_id, outbox.c.status.in_(("sent", "confirmed")))
         ).scalar_one()
     )
-    return withdrawn, sent
+    return withdrawn - attempted, sent + attempted

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from cm_pipelines.domain.operations.alerts import outbox_label, stuck_tasks
-from cm_pipelines.operations.crm_tasks import pending_outbox_tasks
+from cm_pipelines.operations.crm_tasks import dead_letter_outbox_tasks, pending_outbox_tasks
 from cm_pipelines.platform import settings
 from cm_pipelines.platform.partitions import PLATFORM_TIMEZONE
 from cm_pipelines.resources.warehouse import WarehouseResource
@@ -65,27 +65,34 @@ freshness_checks = _freshness_checks()
 @dg.asset_check(
     asset="dsar_sla",
     description="Fails when a DSAR task for a CRM (erase, rectify, restrict) is still pending "
-    "CM_ALERT_CRM_TASK_HOURS (default 24) hours after it was written: the subject's records "
-    "in that CRM are not erased or corrected yet.",
+    "CM_ALERT_CRM_TASK_HOURS (default 24) hours after it was written, or was dead-lettered by "
+    "delivery: the subject's records in that CRM are not erased or corrected yet.",
 )
 def dsar_crm_tasks_delivered(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     after_hours = settings.alert_crm_task_hours()
     now = datetime.now(UTC)
     pending = pending_outbox_tasks(warehouse)
     stuck = stuck_tasks(pending, now, after_hours)
+    dead = sorted(dead_letter_outbox_tasks(warehouse), key=lambda task: task.task_id)
+    failing = [*stuck, *dead]
     return dg.AssetCheckResult(
-        passed=not stuck,
+        passed=not failing,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{len(stuck)} CRM task(s) pending past {after_hours} h",
+        description=f"{len(stuck)} CRM task(s) pending past {after_hours} h"
+        + (f", {len(dead)} dead-lettered" if dead else ""),
         metadata={
             "stuck": len(stuck),
             "pending": len(pending),
+            "dead_letter": len(dead),
             "after_hours": after_hours,
             "stuck_task_ids": dg.MetadataValue.json([outbox_label(t.task_id) for t in stuck]),
-            "stuck_request_ids": dg.MetadataValue.json(sorted({task.request_id for task in stuck})),
-            "stuck_by_recipient": dg.MetadataValue.json(
-                dict(Counter(task.recipient for task in stuck))
+            "dead_letter_task_ids": dg.MetadataValue.json([outbox_label(t.task_id) for t in dead]),
+            "stuck_request_ids": dg.MetadataValue.json(
+                sorted({task.request_id for task in failing})
             ),
-            "stuck_by_tenant": dg.MetadataValue.json(dict(Counter(t.tenant_id for t in stuck))),
+            "stuck_by_recipient": dg.MetadataValue.json(
+                dict(Counter(task.recipient for task in failing))
+            ),
+            "stuck_by_tenant": dg.MetadataValue.json(dict(Counter(t.tenant_id for t in failing))),
         },
     )

@@ -123,10 +123,20 @@ dsar_erasure_outbox = sa.Table(
     sa.Column("recipient", sa.String(64), nullable=False),  # downstream system, e.g. a CRM
     sa.Column("task", sa.String(16), nullable=False),  # erase | rectify | restrict
     sa.Column("record_refs", JsonDocument, nullable=False),  # the recipient's record ids
-    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | confirmed
+    # pending | sent | confirmed | dead_letter | withdrawn (crm_delivery moves them)
+    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("sent_at", UtcDateTime, nullable=True),
     sa.Column("confirmed_at", UtcDateTime, nullable=True),
+    # Delivery attempts (crm_delivery): counts, times, status codes; never a value sent.
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("last_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_outcome", sa.String(64), nullable=True),  # decision reason, e.g. http_503
+    sa.Column("idempotency_key", sa.String(64), nullable=True),
+    sa.Column("connector", sa.String(16), nullable=True),  # hubspot | webhook
+    sa.Column("dead_lettered_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("request_id", "recipient"),
     sa.Index("ix_dsar_erasure_outbox_status", "status", "tenant_id"),
 )

@@ -12,8 +12,10 @@ are searched for every identifier the generated world contains and for every sec
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import secrets
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -97,6 +99,27 @@ def _file_texts(root: Path) -> Iterable[tuple[str, str]]:
             yield str(path.relative_to(root)), path.read_bytes().decode("utf-8", "ignore")
 
 
+def _accepting_crm() -> str:
+    """A loopback CRM (HubSpot's paths and the webhook) that accepts every request, so the
+    delivery job the demo skips sends the demo's outbox tasks and its records are scanned."""
+
+    class Accept(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            return
+
+        def _accept(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(204)
+            self.end_headers()
+
+        do_POST = do_PATCH = _accept  # noqa: N815 - http.server's method names
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Accept)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
 @pytest.fixture
 def production_shaped_platform(
     monkeypatch: pytest.MonkeyPatch, postgres_url: str, s3_endpoint: str
@@ -120,6 +143,13 @@ def production_shaped_platform(
         "identifier_hash_key": secrets.token_hex(32),
         "dagster_pg_password": "dpw-" + secrets.token_hex(12),
     }
+    found["crm_hubspot_token"] = "pat-" + secrets.token_hex(16)
+    found["crm_webhook_secret"] = "whsec-" + secrets.token_hex(16)
+    crm = _accepting_crm()
+    monkeypatch.setenv("CM_CRM_HUBSPOT_TOKEN", found["crm_hubspot_token"])
+    monkeypatch.setenv("CM_CRM_HUBSPOT_API_URL", crm)
+    monkeypatch.setenv("CM_CRM_WEBHOOK_URL", crm + "/webhook")
+    monkeypatch.setenv("CM_CRM_WEBHOOK_SECRET", found["crm_webhook_secret"])
     bucket = make_bucket(s3_endpoint)
     monkeypatch.setenv("CM_WAREHOUSE_URL", with_password)
     monkeypatch.setenv("CM_STORAGE_URL", f"s3://{bucket}/cm")
@@ -291,6 +321,9 @@ def test_a_full_demo_leaves_no_identifier_or_secret_where_dagster_records(
     assert {"dsar_fulfillment_job", "trust_daily_job", "call_ingestion_job"} <= {
         run.job_name for run in runs
     }
+    delivered = instance.get_latest_materialization_event(dg.AssetKey("dsar_crm_deliveries"))
+    assert delivered is not None, "the CRM delivery job did not run: its records were not scanned"
+    assert delivered.asset_materialization.metadata["confirmed"].value >= 1
     assert sum(1 for where, _ in files if "compute_logs" in where) >= len(runs)
     assert sum(len(text) for _, text in sources + files) > 1_000_000
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cm_pipelines.domain.crm_delivery.certificate import confirmation
 from cm_pipelines.dsar.fulfil.context import FulfilmentContext
 from cm_pipelines.tables.dsar import dsar_erasure_outbox
 
@@ -65,4 +66,22 @@ def outbox_recipients(fulfilment: FulfilmentContext, connection: sa.Connection) 
                 dsar_erasure_outbox.c.request_id == fulfilment.request_id
             )
         )
+    ]
+
+
+def confirmed_deliveries(
+    fulfilment: FulfilmentContext, connection: sa.Connection
+) -> list[dict[str, Any]]:
+    """Erase tasks a CRM already confirmed (``crm_delivery``), as the certificate lists them."""
+    outbox = dsar_erasure_outbox.c
+    rows = connection.execute(
+        sa.select(outbox.id, outbox.recipient, outbox.task, outbox.confirmed_at).where(
+            outbox.request_id == fulfilment.request_id,
+            outbox.status == "confirmed",
+            outbox.task == "erase",
+        )
+    )
+    return [
+        confirmation(row.recipient, row.task, row.confirmed_at.date().isoformat(), row.id)
+        for row in rows
     ]

@@ -1,6 +1,7 @@
 """The certificate of a completed erasure: what was located, done, exempted and verified, by
-store and count, with the identifiers' keyed hashes and the downstream recipients, kept as an
-object under the audit prefix and as a row (body and hash)."""
+store and count, with the identifiers' keyed hashes and the downstream recipients (those that
+confirmed listed as ``downstream_confirmed``), kept as an object under the audit prefix and as a
+row (body and hash)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cm_pipelines.domain.crm_delivery.certificate import with_confirmations
 from cm_pipelines.domain.dsar import planning
 from cm_pipelines.domain.dsar.clock import evidence_dates
 from cm_pipelines.domain.dsar.export_package import sha256_hex
 from cm_pipelines.dsar.fulfil import plan_items, step_log
 from cm_pipelines.dsar.fulfil.context import FulfilmentContext
-from cm_pipelines.dsar.fulfil.crm_outbox import outbox_recipients
+from cm_pipelines.dsar.fulfil.crm_outbox import confirmed_deliveries, outbox_recipients
 from cm_pipelines.dsar.request_records import RequestRecord
 from cm_pipelines.platform import landing
 from cm_pipelines.tables.dsar import dsar_certificates
@@ -80,12 +82,13 @@ def _certificate(
         )
         verified = step_log.step_done(connection, fulfilment.request_id, "verify") or {}
         recipients = outbox_recipients(fulfilment, connection)
+        confirmed = confirmed_deliveries(fulfilment, connection)
     verification = planning.ErasureVerification(
         dict(verified.get("remaining_by_store", {})),
         dict(verified.get("unexpected_by_store", {})),
         dict(verified.get("failed_checks_by_store", {})),
     )
-    return planning.erasure_certificate(
+    body = planning.erasure_certificate(
         request_id=fulfilment.request_id,
         tenant_id=fulfilment.tenant.id,
         jurisdiction=record.jurisdiction,
@@ -103,3 +106,5 @@ def _certificate(
         verification=verification,
         outbox_recipients=recipients,
     )
+    # CRMs that confirmed before completion; crm_delivery amends the certificate for later ones
+    return with_confirmations(body, confirmed) if confirmed else body

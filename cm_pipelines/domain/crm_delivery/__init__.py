@@ -1,0 +1,1 @@
+"""Delivering DSAR outbox tasks to CRM systems: retries, signatures and request shapes."""
