@@ -257,7 +257,7 @@ def evaluate_timestamps_ordered(frame: pd.DataFrame) -> dg.AssetCheckResult:
     return _result(outcomes, len(frame))
 
 
-@dg.asset_check(asset="recordings", blocking=True, partitions_def=call_day_partitions)
+@dg.asset_check(asset="recordings", blocking=True, partitions_def=call_day_partitions)  # type: ignore[arg-type]
 def recordings_linked_to_calls(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,
