@@ -138,9 +138,19 @@ def erase_reland_and_scan(resources, world) -> None:
     for path, data in landed.items():
         store.write_bytes(path, data)
     # ... one of them with a malformed line naming the subject (quarantined with its raw text)
-    cdr_path = min(p for p in landed if p.startswith("landing/cdr/acme-au/"))
+    # ... and a new call of the subject on the same day (data arriving after the erasure).
+    cdr_path, call_line = next(
+        (path, line)
+        for path, data in sorted(landed.items())
+        if path.startswith("landing/cdr/acme-au/")
+        for line in data.decode().splitlines()
+        if any(call_id in line for call_id in person["call_ids"])
+    )
+    old_id = next(call_id for call_id in person["call_ids"] if call_id in call_line)
+    new_id = old_id + "7"
     broken = f'acme-au,"{person["name"]}" <{person["e164"]}>,{person["e164"]},broken\n'
-    store.write_bytes(cdr_path, landed[cdr_path] + broken.encode())
+    new_call = call_line.replace(old_id, new_id) + "\n"
+    store.write_bytes(cdr_path, landed[cdr_path] + broken.encode() + new_call.encode())
     first = _ingest_every_day(resources)
     second = _ingest_every_day(resources)
 
@@ -153,6 +163,9 @@ def erase_reland_and_scan(resources, world) -> None:
             )
         ).scalar_one()
     assert "[name]" in raw and "[phone]" in raw
+    [arrived] = rows(resources, call_tables.calls, tenant_id="acme-au", call_id=new_id)
+    assert arrived["erased_at"] is not None and arrived["caller_name"] is None
+    assert hash_of(person["e164"]) in (arrived["src_e164"], arrived["dst_e164"])
     assert first["transcripts"][REASON_MASKED] >= len(person["mentioned_call_ids"])
     dropped = first["transcripts"].get(REASON_DROPPED, 0)
     assert dropped + first["ai_summaries"].get(REASON_DROPPED, 0) > 0
