@@ -41,6 +41,8 @@ class AlertNotDelivered(RuntimeError):
 WATCHED_CHECKS = (
     *WATCH_CHECKS,
     dg.AssetCheckKey(dg.AssetKey("audit_chain"), "audit_chain_intact"),
+    # a placed call that bypassed the do-not-call workflow (post-call audit of a call day)
+    dg.AssetCheckKey(dg.AssetKey("dncr_post_call_audit"), "dncr_post_call_violations"),
     *(
         dg.AssetCheckKey(key, FRESHNESS_CHECK)
         for checks in freshness_checks
@@ -75,7 +77,7 @@ def operations_run_failure_alerts(
     minimum_interval_seconds=120,
     default_status=sensor_status(),
     description="Alerts when a watched check fails: freshness, DSAR deadlines, registry "
-    "evidence, stuck CRM tasks, the audit chain. Repeated only when the situation changes or "
+    "evidence, stuck CRM tasks, the audit chain, post-call do-not-call violations. Repeated only when the situation changes or "
     "after a day.",
 )
 def operations_check_alert_sensor(
