@@ -41,6 +41,10 @@ class AlertNotDelivered(RuntimeError):
 WATCHED_CHECKS = (
     *WATCH_CHECKS,
     dg.AssetCheckKey(dg.AssetKey("audit_chain"), "audit_chain_intact"),
+    # a placed call that bypassed the do-not-call workflow (post-call audit of a call day)
+    dg.AssetCheckKey(dg.AssetKey("dncr_post_call_audit"), "dncr_post_call_violations"),
+    # an internal do-not-call entry not in effect by its honour-by deadline (47 CFR 64.1200(d))
+    dg.AssetCheckKey(dg.AssetKey("dncr_internal_list"), "dncr_internal_list_honoured_in_time"),
     *(
         dg.AssetCheckKey(key, FRESHNESS_CHECK)
         for checks in freshness_checks
@@ -75,7 +79,7 @@ def operations_run_failure_alerts(
     minimum_interval_seconds=120,
     default_status=sensor_status(),
     description="Alerts when a watched check fails: freshness, DSAR deadlines, registry "
-    "evidence, stuck CRM tasks, the audit chain. Repeated only when the situation changes or "
+    "evidence, stuck CRM tasks, the audit chain, post-call do-not-call violations. Repeated only when the situation changes or "
     "after a day.",
 )
 def operations_check_alert_sensor(

@@ -202,3 +202,24 @@ dncr_check_records = sa.Table(
     sa.Index("ix_dncr_check_records_tenant_checked", "tenant_id", "checked_at"),
 )
 """Every pre-call check (``cm dncr check``): decision, reason and evidence, number as keyed hash."""
+
+dncr_post_call_violations = sa.Table(
+    "dncr_post_call_violations",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("call_id", sa.String(64), primary_key=True),
+    sa.Column("reason", sa.String(32), primary_key=True),
+    sa.Column("call_day", sa.Date, nullable=False),
+    sa.Column("campaign_id", sa.String(64), nullable=False),
+    sa.Column("e164_hash", sa.String(80), nullable=False),
+    sa.Column("placed_at", UtcDateTime, nullable=False),
+    sa.Column("evidence_source", sa.String(16), nullable=True),  # wash | check | internal_list
+    sa.Column("evidence_ref", sa.String(64), nullable=True),
+    sa.Column("registry_id", sa.String(64), nullable=True),
+    sa.Column("registry_version", sa.String(80), nullable=True),
+    sa.Column("valid_until", UtcDateTime, nullable=True),
+    sa.Column("audited_at", UtcDateTime, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Index("ix_dncr_post_call_violations_tenant_day", "tenant_id", "call_day"),
+)
+"""Post-call audit findings, one row per call and reason; the callee as keyed hash only."""

@@ -120,6 +120,17 @@ def _wash_outcomes(connection: sa.Connection, tenant_id: str) -> dict[tuple[str,
     return {(str(decision), str(reason)): int(count) for decision, reason, count in rows}
 
 
+def _post_call_violations(connection: sa.Connection, tenant_id: str) -> dict[str, int]:
+    """Post-call audit violations held for the tenant, by reason code."""
+    table = dncr.dncr_post_call_violations
+    rows = connection.execute(
+        sa.select(table.c.reason, sa.func.count())
+        .where(table.c.tenant_id == tenant_id)
+        .group_by(table.c.reason)
+    )
+    return {str(reason): int(count) for reason, count in rows}
+
+
 def _retention(
     connection: sa.Connection, tenant_id: str, as_of: date
 ) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
@@ -246,6 +257,7 @@ def collect_overviews(
     dsar_ready = _ready(live, dsar.dsar_requests)
     holds_ready = _ready(live, retention.legal_holds)
     purge_ready = _ready(live, retention.purge_plans) and _ready(live, retention.purge_plan_items)
+    post_call_ready = _ready(live, dncr.dncr_post_call_violations)
     missing = [
         section
         for section, ready in (
@@ -255,6 +267,7 @@ def collect_overviews(
             ("dsars", dsar_ready),
             ("holds", holds_ready),
             ("purges", purge_ready),
+            ("post_call_audit", post_call_ready),
         )
         if not ready
     ]
@@ -275,6 +288,8 @@ def collect_overviews(
             overview.open_dsars = _open_dsars(connection, tenant.id)
         if holds_ready:
             overview.holds = _holds(connection, tenant.id)
+        if post_call_ready:
+            overview.post_call_violations = _post_call_violations(connection, tenant.id)
         if purge_ready:
             overview.purges_available = True
             overview.last_purge = _last_purge(connection, tenant.id)

@@ -244,6 +244,10 @@ def test_the_wash_job_applies_opt_outs_landed_before_it_and_the_check_flags_late
     )
     assert late.passed is False and late.metadata["late"].value == 1
     assert "+1212" not in str(late.metadata) and "hk1:" not in str(late.metadata)
+    from cm_pipelines.operations.sensors import WATCHED_CHECKS
+
+    # the operations check sensor alerts on it like the other watched checks
+    assert late.asset_check_key in WATCHED_CHECKS
 
 
 def test_check_records_are_do_not_call_evidence_for_retention(resources) -> None:

@@ -186,6 +186,23 @@ def _ledger_texts() -> list[tuple[str, str]]:
     return [("warehouse dsar_erased_subjects", json.dumps(rows, default=str))]
 
 
+def _violation_texts() -> list[tuple[str, str]]:
+    """Post-call audit findings: keyed hashes only. The demo's campaign calls predate its wash,
+    so an empty table would mean the audit never ran."""
+    from cm_pipelines.platform import settings
+    from cm_pipelines.tables.dncr import dncr_post_call_violations
+
+    engine = sa.create_engine(settings.normalise_database_url(settings.warehouse_url()))
+    try:
+        with engine.connect() as connection:
+            query = sa.select(dncr_post_call_violations)
+            rows = [dict(row) for row in connection.execute(query).mappings()]
+    finally:
+        engine.dispose()
+    assert rows, "the post-call audit stored nothing to scan"
+    return [("warehouse dncr_post_call_violations", json.dumps(rows, default=str))]
+
+
 def _export_key_spy(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     from cm_pipelines.dsar import key_handoff
 
@@ -315,12 +332,16 @@ def test_a_full_demo_leaves_no_identifier_or_secret_where_dagster_records(
     sources += [("console stdout", console.out), ("console stderr", console.err)]
     sources += [("demo summary", "\n".join(lines))]
     sources += _ledger_texts()
+    sources += _violation_texts()
 
     runs = instance.get_runs()
     assert len(runs) >= 15, "the demo ran fewer jobs than expected: the scan would prove little"
-    assert {"dsar_fulfillment_job", "trust_daily_job", "call_ingestion_job"} <= {
-        run.job_name for run in runs
-    }
+    assert {
+        "dsar_fulfillment_job",
+        "trust_daily_job",
+        "call_ingestion_job",
+        "dncr_post_call_audit_job",
+    } <= {run.job_name for run in runs}
     delivered = instance.get_latest_materialization_event(dg.AssetKey("dsar_crm_deliveries"))
     assert delivered is not None, "the CRM delivery job did not run: its records were not scanned"
     assert delivered.asset_materialization.metadata["confirmed"].value >= 1

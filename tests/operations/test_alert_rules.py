@@ -104,6 +104,7 @@ def test_check_kinds() -> None:
     assert kind("dsar_none_overdue") == "dsar_overdue"
     assert kind("dsar_crm_tasks_delivered") == "crm_task_stuck"
     assert kind("dsar_acknowledged_in_time") == "dsar_acknowledgement_missed"
+    assert kind("dncr_internal_list_honoured_in_time") == "dnc_opt_out_late"
     assert kind("something_else") == "check_failed"
 
 

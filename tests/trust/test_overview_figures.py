@@ -54,3 +54,20 @@ def test_the_image_is_a_data_uri_of_the_same_bytes() -> None:
     prefix = "![chart](data:image/png;base64,"
     assert image.startswith(prefix) and image.endswith(")")
     assert base64.b64decode(image[len(prefix) : -1], validate=True) == png
+
+
+def test_post_call_violations_are_counted_and_shown_per_tenant() -> None:
+    from cm_pipelines.domain.trust.compliance_overview import render_markdown
+
+    beta = TenantOverview(
+        "beta-us", "Beta", post_call_violations={"no_evidence": 2, "outside_calling_window": 1}
+    )
+    clean = TenantOverview("acme-au", "Acme", post_call_violations={})
+    counts = tenant_counts([beta, clean], AS_OF)
+    assert counts["beta-us"]["post_call_violations"] == 3
+    assert counts["acme-au"]["post_call_violations"] == 0
+    page = render_markdown([beta, clean], AS_OF, None)
+    beta_section = page.split("## acme-au")[0]
+    assert "### Post-call audit" in beta_section
+    assert "| outside_calling_window | 1 |" in beta_section
+    assert "No placed call broke the do-not-call rules." in page.split("## acme-au")[1]

@@ -151,6 +151,7 @@ CHECK_KINDS = {
     "registry_evidence_in_force": "registry_expiry",
     "audit_chain_intact": "audit_chain_broken",
     "dsar_crm_tasks_delivered": "crm_task_stuck",
+    "dncr_internal_list_honoured_in_time": "dnc_opt_out_late",
 }
 
 

@@ -79,6 +79,8 @@ class TenantOverview:
     """The tenant's own calendar day, which statutory clocks count in (page date if unset)."""
     registries: list[RegistryEvidence] | None = None
     wash_outcomes: dict[tuple[str, str], int] | None = None
+    post_call_violations: dict[str, int] | None = None
+    """Violations the post-call audit holds, by reason code (every audited day)."""
     retention_states: dict[str, dict[str, int]] | None = None
     retention_due_soon: dict[str, int] | None = None
     open_dsars: list[OpenDsar] | None = None
@@ -152,6 +154,17 @@ def _wash_lines(overview: TenantOverview) -> list[str]:
         for (decision, reason), count in sorted(overview.wash_outcomes.items())
     ]
     return _table(("decision", "reason", "numbers"), rows)
+
+
+def _post_call_lines(overview: TenantOverview) -> list[str]:
+    if overview.post_call_violations is None:
+        return [NOT_AVAILABLE]
+    if not overview.post_call_violations:
+        return ["No placed call broke the do-not-call rules."]
+    rows = [
+        (reason, _count(count)) for reason, count in sorted(overview.post_call_violations.items())
+    ]
+    return _table(("reason", "violations"), rows)
 
 
 def _retention_lines(overview: TenantOverview) -> list[str]:
@@ -268,6 +281,9 @@ def render_markdown(
             "### Wash outcomes",
             *_wash_lines(overview),
             "",
+            "### Post-call audit",
+            *_post_call_lines(overview),
+            "",
             "### Retention",
             *_retention_lines(overview),
             "",
@@ -329,5 +345,7 @@ def tenant_counts(overviews: Sequence[TenantOverview], as_of: date) -> dict[str,
             numbers["urgent_dsars"] = sum(1 for left in days_left if 0 <= left <= DSAR_URGENT_DAYS)
         if overview.holds is not None:
             numbers["active_holds"] = len(overview.holds)
+        if overview.post_call_violations is not None:
+            numbers["post_call_violations"] = sum(overview.post_call_violations.values())
         counts[overview.tenant_id] = numbers
     return counts
