@@ -80,8 +80,11 @@ def _certificate(warehouse, store, request_id="dsar-1"):
         request_id=request_id,
         tenant_id="acme-au",
         jurisdiction="AU",
-        received_on=date(2026, 11, 20),
-        completed_on=date(2026, 12, 2),
+        dates={
+            "time_zone": "Australia/Sydney",
+            "received_on": date(2026, 11, 20).isoformat(),
+            "completed_on": date(2026, 12, 2).isoformat(),
+        },
         identifier_hashes=["hash-1"],
         located={"crm_links": 2},
         plan=[],

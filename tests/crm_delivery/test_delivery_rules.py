@@ -185,8 +185,11 @@ def test_confirmations_are_listed_on_the_certificate_and_resealed() -> None:
         request_id="dsar-1",
         tenant_id="acme-au",
         jurisdiction="AU",
-        received_on=NOW.date(),
-        completed_on=NOW.date(),
+        dates={
+            "time_zone": "Australia/Sydney",
+            "received_on": NOW.date().isoformat(),
+            "completed_on": NOW.date().isoformat(),
+        },
         identifier_hashes=["h1"],
         located={},
         plan=[],
