@@ -259,3 +259,49 @@ def test_the_bound_is_configurable(project, monkeypatch) -> None:
     assert _cm(runner, *_grant_args(**{"--hours": "8"})).exit_code == 0
     monkeypatch.setenv("CM_SUPPORT_ACCESS_MAX_HOURS", "forever")
     assert "must be a number" in _cm(runner, *_grant_args()).output
+
+
+def test_the_watch_fails_on_a_read_outside_its_grant_or_an_overlong_grant(project) -> None:
+    from cm_pipelines.access.checks import support_reads_within_grants
+    from cm_pipelines.platform.audit_log import append_audit
+
+    _, warehouse = project
+    assert support_reads_within_grants(warehouse=warehouse).passed  # nothing yet: nothing wrong
+    at = datetime.now(UTC)
+    with warehouse.begin() as connection:
+        grant, _ = grant_access(
+            connection,
+            tenant_id="acme-au",
+            grantee=SAM,
+            grantor=PRIYA,
+            scopes="transcripts",
+            approved_by=APPROVER,
+            ticket="ZD-2",
+            hours=2,
+            now=at,
+        )
+        support_read(connection, SAM, tenant_id="acme-au", call_id=CALL, kind="transcript")
+    clean = support_reads_within_grants(warehouse=warehouse)
+    assert clean.passed and clean.metadata["reads"].value == 1
+
+    with warehouse.begin() as connection:  # a read recorded around `cm support show`
+        append_audit(
+            connection,
+            actor="cli:sam",
+            action="support.read",
+            tenant_id="acme-au",
+            object_refs={"grant_id": grant["grant_id"], "call_id": CALL},
+            details={"artefact": "recording", "scope": "recordings", "delivered": "file"},
+        )
+    failed = support_reads_within_grants(warehouse=warehouse)
+    assert not failed.passed
+    assert failed.metadata["violations_by_reason"].value == {"outside scope": 1}
+    assert failed.metadata["violation_seqs"].value == [3]
+
+    with warehouse.begin() as connection:  # a window stretched after the fact
+        connection.execute(
+            sa.update(support_access_grants).values(expires_at=at + timedelta(hours=100))
+        )
+    stretched = support_reads_within_grants(warehouse=warehouse)
+    assert stretched.metadata["overlong_grant_ids"].value == [grant["grant_id"]]
+    assert "Bloggs" not in json.dumps({k: str(v) for k, v in stretched.metadata.items()})
