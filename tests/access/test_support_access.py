@@ -32,13 +32,8 @@ PRIYA = Identity("priya", frozenset({"privacy_officer"}))
 SAM = Identity("sam", frozenset({"support"}))
 
 
-@pytest.fixture
-def project(tmp_path: Path):
-    from cm_pipelines.resources import ObjectStoreResource, WarehouseResource
-
-    warehouse = WarehouseResource()
-    warehouse.upgrade()
-    store = ObjectStoreResource()
+def _seed(warehouse, store) -> None:
+    """One call of acme-au with its transcript and recording (a number and an email in it)."""
     store.write_bytes("recordings/acme-au/rec.wav", WAV)
     started = datetime(2026, 12, 1, 9, 0)
     with warehouse.begin() as connection:
@@ -89,6 +84,15 @@ def project(tmp_path: Path):
                 channels=1,
             )
         )
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    from cm_pipelines.resources import ObjectStoreResource, WarehouseResource
+
+    warehouse = WarehouseResource()
+    warehouse.upgrade()
+    _seed(warehouse, ObjectStoreResource())
     return CliRunner(), warehouse
 
 
@@ -305,3 +309,62 @@ def test_the_watch_fails_on_a_read_outside_its_grant_or_an_overlong_grant(projec
     stretched = support_reads_within_grants(warehouse=warehouse)
     assert stretched.metadata["overlong_grant_ids"].value == [grant["grant_id"]]
     assert "Bloggs" not in json.dumps({k: str(v) for k, v in stretched.metadata.items()})
+
+
+def test_grants_and_reads_on_postgresql_with_a_signed_s3_recording_url(
+    postgres_warehouse, s3_store
+) -> None:
+    import urllib.request
+
+    _seed(postgres_warehouse, s3_store)
+    with postgres_warehouse.begin() as connection:
+        grant, made = grant_access(
+            connection,
+            tenant_id="acme-au",
+            grantee=SAM,
+            grantor=PRIYA,
+            scopes="recordings,transcripts",
+            approved_by=APPROVER,
+            ticket="ZD-3",
+            hours=72,
+        )
+        again, made_again = grant_access(
+            connection,
+            tenant_id="acme-au",
+            grantee=SAM,
+            grantor=PRIYA,
+            scopes="transcripts,recordings",
+            approved_by=APPROVER,
+            ticket="ZD-3",
+            hours=1,
+        )
+    assert made and not made_again and again["grant_id"] == grant["grant_id"]
+    assert grant["expires_at"] - grant["starts_at"] == timedelta(hours=72)
+    with postgres_warehouse.begin() as connection:
+        answer = support_read(
+            connection, SAM, tenant_id="acme-au", call_id=CALL, kind="recording", store=s3_store
+        )
+        text = support_read(connection, SAM, tenant_id="acme-au", call_id=CALL, kind="transcript")
+    artefact = answer["artefact"]
+    assert artefact["delivered"] == "url" and artefact["url_seconds"] == 900
+    assert "Expires=" in artefact["url"] or "X-Amz-Expires=" in artefact["url"]
+    with urllib.request.urlopen(artefact["url"], timeout=10) as response:  # noqa: S310 - loopback
+        assert response.read() == WAV
+    assert PHONE not in text["artefact"]["text"] and "[phone]" in text["artefact"]["text"]
+    with postgres_warehouse.begin() as connection:
+        revoke_access(connection, grant["grant_id"], PRIYA, reason="done")
+        after = support_read(connection, SAM, tenant_id="acme-au", call_id=CALL, kind="call")
+        entries = [
+            dict(r)
+            for r in connection.execute(sa.select(audit_log).order_by(audit_log.c.seq)).mappings()
+        ]
+        assert verify_warehouse_chain(connection).ok
+    assert after["refused"] == "grant"
+    assert [e["action"] for e in entries] == [
+        "access.granted",
+        "support.read",
+        "support.read",
+        "access.revoked",
+        "support.read_refused",
+    ]
+    assert not find_personal_data([e["object_refs"] | e["details"] for e in entries])
