@@ -64,7 +64,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _row(row: Mapping[str, Any]) -> dict[str, Any]:
+def _row(row: sa.RowMapping | Mapping[str, Any]) -> dict[str, Any]:
     """A grant row with its times made timezone-aware (SQLite hands back naive UTC)."""
     grant = dict(row)
     for key in ("granted_at", "starts_at", "expires_at", "revoked_at"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from cm_pipelines.access.support_grants import covering
 from cm_pipelines.domain.access.support_grants import GrantRefused
 from cm_pipelines.domain.operations.roles import SUPPORT, AccessRefused, Identity
 from cm_pipelines.domain.phone_numbers import mask_number
-from cm_pipelines.domain.redaction import redact_text
+from cm_pipelines.domain.redaction import find_personal_data, redact_text
 from cm_pipelines.platform.audit_log import append_audit
 from cm_pipelines.resources.object_store import ObjectStoreResource
 from cm_pipelines.tables.calls import calls, crm_links, recordings, transcripts
@@ -34,6 +35,7 @@ KIND_SCOPES = {
     "crm": "crm_links",
     "recording": "recordings",
 }
+_CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 URL_SECONDS = 15 * 60
 """A signed recording URL lives a quarter of an hour: long enough to open, too short to share."""
 
@@ -225,6 +227,10 @@ def support_read(
     the refusal (the caller commits, then reports it): a refusal is evidence too."""
     if kind not in KIND_SCOPES:
         raise ReadRefused(f"unknown artefact: use {', '.join(KIND_SCOPES)}")
+    if not _CALL_ID.fullmatch(call_id or "") or find_personal_data(call_id):
+        # the call id goes into the audit entry: a number or address typed in its place is
+        # refused here, unechoed, rather than written or half-written
+        raise ReadRefused("--call is the call's uniqueid (e.g. 1763630102.421)")
     if SUPPORT not in reader.roles:
         raise AccessRefused(f"{reader.name} is not a support identity: reads here are support's")
     at = now or datetime.now(UTC)

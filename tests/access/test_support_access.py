@@ -198,6 +198,11 @@ def test_reads_need_a_covering_grant_are_masked_and_audited(project, tmp_path) -
                   "--what", "transcript")  # fmt: skip
     assert missing.exit_code != 0 and "no transcript for that call" in missing.output
 
+    for hostile in (PHONE, EMAIL, "1' OR '1'='1"):
+        bad = _cm(runner, *[hostile if a == CALL else a for a in show], "--what", "transcript")
+        assert bad.exit_code != 0 and "--call is the call's uniqueid" in bad.output
+        assert hostile not in bad.output
+
     _cm(runner, "access", "revoke", grant_id, "--by", "priya", "--reason", "closed")
     after = _cm(runner, *show, "--what", "transcript")
     assert after.exit_code != 0 and f"grant {grant_id} is revoked" in after.output
