@@ -171,7 +171,9 @@ def show_command(
         why = (
             answer.get("detail")
             or {
-                "not_found": f"no {what} for that call in {tenant.id}",
+                "not_found": f"no {what} for that call in {tenant.id}"
+                if what != "call"
+                else f"no such call in {tenant.id} (or it was erased or purged)",
                 "restricted": "the call's processing is restricted",
             }[answer["refused"]]
         )

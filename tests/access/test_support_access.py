@@ -373,3 +373,33 @@ def test_grants_and_reads_on_postgresql_with_a_signed_s3_recording_url(
         "support.read_refused",
     ]
     assert not find_personal_data([e["object_refs"] | e["details"] for e in entries])
+
+
+def test_restricted_or_erased_calls_are_not_shown_and_logs_carry_no_personal_data(
+    project, caplog
+) -> None:
+    import logging
+
+    runner, warehouse = project
+    caplog.set_level(logging.DEBUG)
+    show = ["support", "show", "--tenant", "acme-au", "--call", CALL, "--as", "sam"]
+    _cm(runner, *_grant_args(**{"--scope": "call_records,transcripts"}))
+    shown = _cm(runner, *show, "--what", "call", "--json")
+    assert shown.exit_code == 0 and json.loads(shown.output)["src"] == "+61******156"
+    assert "Jo Caller" not in shown.output
+
+    restricted_at = datetime.now(UTC)
+    with warehouse.begin() as connection:
+        connection.execute(sa.update(calls).values(restricted_at=restricted_at))
+    restricted = _cm(runner, *show, "--what", "transcript")
+    assert restricted.exit_code != 0 and "processing is restricted" in restricted.output
+    with warehouse.begin() as connection:
+        connection.execute(sa.update(calls).values(restricted_at=None, erased_at=restricted_at))
+    erased = _cm(runner, *show, "--what", "call")
+    assert erased.exit_code != 0 and "no such call in acme-au" in erased.output
+
+    whys = [e["details"]["why"] for e in _audit(warehouse) if e["action"] == "support.read_refused"]
+    assert whys == ["restricted", "not_found"]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (APPROVER, "Bloggs", PHONE, EMAIL, "Jo Caller", "call me back"):
+        assert secret not in logged
