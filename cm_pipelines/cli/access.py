@@ -151,6 +151,8 @@ def show_command(
     """Show one artefact of a call with the other party's identifiers masked; a recording is
     written to --out (or, on S3, given as a 15-minute signed URL). Refused without an active
     grant covering the tenant and that kind of record; audited either way."""
+    if out is not None and what != "recording":
+        raise click.UsageError("--out is for --what recording")
     tenant = tenant_named(tenant_id)
     reader = named_identity(as_)
     store = open_object_store() if what == "recording" else None

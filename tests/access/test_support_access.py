@@ -192,6 +192,8 @@ def test_reads_need_a_covering_grant_are_masked_and_audited(project, tmp_path) -
     recording = _cm(runner, *show, "--what", "recording", "--out", str(wav))
     assert recording.exit_code == 0, recording.output
     assert wav.read_bytes() == WAV and (wav.stat().st_mode & 0o777) == 0o600
+    stray = _cm(runner, *show, "--what", "transcript", "--out", str(wav))
+    assert stray.exit_code != 0 and "--out is for --what recording" in stray.output
     no_url = _cm(runner, *show, "--what", "recording")
     assert no_url.exit_code != 0 and "cannot sign a URL" in no_url.output
     missing = _cm(runner, "support", "show", "--tenant", "acme-au", "--call", "9.9", "--as", "sam",
