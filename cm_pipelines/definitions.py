@@ -1,7 +1,7 @@
 """The one Definitions object of the code location: each capability's own, merged.
 
 Every capability package (ingestion, dncr, retention, dsar, crm_delivery, trust, housekeeping,
-operations) owns its assets, checks, jobs, schedules and sensors in its ``definitions.py``; what
+operations, access) owns its assets, checks, jobs, schedules and sensors in its ``definitions.py``; what
 they share is added here once: the resources (``CM_IO_STORAGE`` picks where step outputs go) and the executor
 (``CM_EXECUTOR``).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from cm_pipelines.access import definitions as access
 from cm_pipelines.crm_delivery import definitions as crm_delivery
 from cm_pipelines.dncr import definitions as dncr
 from cm_pipelines.dsar import definitions as dsar
@@ -33,5 +34,6 @@ defs = dg.Definitions.merge(
     housekeeping.defs,
     operations.defs,
     crm_delivery.defs,
+    access.defs,
     dg.Definitions(resources=default_resources(), executor=executor_for_deployment()),
 )

@@ -8,6 +8,7 @@ import click
 import dagster as dg
 
 from cm_pipelines.cli import (
+    access,
     approvals,
     audit,
     demo,
@@ -30,7 +31,18 @@ def cm() -> None:
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 
-for module in (project, demo, dncr, dsar, holds, retention, approvals, audit, workers):
+for module in (
+    project,
+    demo,
+    dncr,
+    dsar,
+    holds,
+    retention,
+    approvals,
+    access,
+    audit,
+    workers,
+):
     module.register(cm)
 
 

@@ -6,6 +6,7 @@ registers every table module on ``metadata``.
 """
 
 from cm_pipelines.tables import (  # noqa: F401  (register tables)
+    access,
     audit,
     calls,
     dncr,

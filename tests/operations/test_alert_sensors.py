@@ -124,6 +124,7 @@ def _watch(instance: dg.DagsterInstance) -> None:
         "dsar_acknowledged_in_time",
         "registry_evidence_in_force",
         "dsar_crm_tasks_delivered",
+        "support_reads_within_grants",
     }
 
 
