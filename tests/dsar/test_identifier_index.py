@@ -201,3 +201,64 @@ def test_an_erasure_leaves_no_index_row_of_the_subject(platform) -> None:
     assert not [row for row in after if row[1] in hashes]
     others = {row for row in before if row[0] != "acme-au"}
     assert others <= set(after), "another tenant's index is not touched"
+
+
+# ---------------------------------------------------------------- PostgreSQL, tenant isolation
+
+_TEXTS = {
+    ("acme-au", "c1"): "Call me back on oh four nine one five seven oh one five six please.",
+    ("acme-au", "c2"): "Her mobile is 0491 570 156, email jane dot doe at example dot com.",
+    ("acme-au", "c3"): "Nothing personal here, just the opening hours.",
+    ("beta-us", "c1"): "Reach me on +61 491 570 156 or jane.doe@example.com.",
+}
+
+
+def _load_texts(warehouse) -> None:
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "call_id": call_id,
+            "partition_date": START_DAY,
+            "object_path": f"landing/transcripts/{tenant_id}/{call_id}.json",
+            "sha256": "0" * 64,
+            "format": "aws",
+            "language": "en",
+            "text": text,
+            "segments": [],
+        }
+        for (tenant_id, call_id), text in _TEXTS.items()
+    ]
+    with warehouse.begin() as connection:
+        connection.execute(sa.insert(call_tables.transcripts), rows)
+
+
+def test_on_postgresql_the_index_agrees_with_the_scan_stays_put_and_keeps_tenants_apart(
+    postgres_warehouse, platform_config
+) -> None:
+    from cm_pipelines.dsar.identifier_index import reindex
+
+    _load_texts(postgres_warehouse)
+    countries = {"acme-au": "AU", "beta-us": "US"}
+    with postgres_warehouse.begin() as connection:
+        written = reindex(connection, TRANSCRIPTS, countries, KEY, partition_date=START_DAY)
+    assert written == 5  # c1: phone; c2: phone + email; beta c1: phone + email
+    first = _index_rows({"warehouse": postgres_warehouse})
+    with postgres_warehouse.begin() as connection:
+        reindex(connection, TRANSCRIPTS, countries, KEY, partition_date=START_DAY)
+    assert _index_rows({"warehouse": postgres_warehouse}) == first
+    tenants = platform_config.tenants_by_id()
+    with postgres_warehouse.connect() as connection:
+        for tenant_id in ("acme-au", "beta-us"):
+            who = subject_for(
+                [Identifier("phone", "+61491570156"), Identifier("email", "jane.doe@example.com")],
+                tenants[tenant_id],
+                KEY,
+            )
+            indexed = sorted(indexed_text_hits(connection, who, set()))
+            assert indexed == sorted(scanned_text_hits(connection, who, set()))
+            expected = {"acme-au": ["c1", "c2"], "beta-us": ["c1"]}[tenant_id]
+            assert [hit.call_id for _, hit in indexed] == expected
+            assert all(
+                hit.object_path.startswith(f"landing/transcripts/{tenant_id}/")
+                for _, hit in indexed
+            )
