@@ -168,7 +168,7 @@ def backfill(connection: sa.Connection, key: bytes) -> dict[str, int]:
     return {store: reindex(connection, store, countries, key) for store in INDEXED_STORES}
 
 
-def mentioning_select(tenant_id: str, hashes: Sequence[str]) -> sa.Select:
+def mentioning_select(tenant_id: str, hashes: Sequence[str]) -> sa.CompoundSelect:
     """One statement: the transcripts and AI outputs of the tenant whose text names one of
     ``hashes``, as (store, call_id, kind, partition_date, object_path)."""
     idx = identifier_index
