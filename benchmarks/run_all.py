@@ -12,6 +12,7 @@ BENCHMARKS = [
     "bench_wash",
     "bench_retention",
     "bench_dsar_locate",
+    "bench_dsar_index",
     "bench_backfill",
 ]
 

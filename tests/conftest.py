@@ -24,6 +24,19 @@ PG_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+TEST_IDENTIFIER_HASH_KEY = "5a" * 32
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_identifier_hash_key() -> Iterator[None]:
+    """One identifier hash key for the whole session, as a deployment has one: data ingested by
+    a module-scoped template (before any per-test CM_HOME exists) is hashed with the key its
+    tests look it up with (the identifier index is keyed). Tests may still set their own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CM_IDENTIFIER_HASH_KEY", TEST_IDENTIFIER_HASH_KEY)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own CM_HOME so nothing leaks into the developer's project folder."""

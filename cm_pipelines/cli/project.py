@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import click
 
 from cm_pipelines.domain.tenants import ConfigError
+from cm_pipelines.dsar.identifier_index import backfill_if_empty
 from cm_pipelines.platform import settings
 from cm_pipelines.platform.instance import get_instance, prepare_dagster_home, run_job
 from cm_pipelines.resources import ObjectStoreResource, PlatformConfigResource, WarehouseResource
@@ -21,7 +22,8 @@ def initialise() -> dict[str, object]:
     tenants = (
         PlatformConfigResource().tenants()
     )  # refuse a bad tenants file before touching anything
-    revision = WarehouseResource().upgrade()
+    warehouse = WarehouseResource()
+    revision = warehouse.upgrade()
     store = ObjectStoreResource()
     if store.protocol == "file":
         os.makedirs(store.full_path("landing"), exist_ok=True)
@@ -29,9 +31,12 @@ def initialise() -> dict[str, object]:
     result = run_job("tenants_sync_job", instance=instance)
     if not result.success:
         raise click.ClickException("loading tenants failed: see the tenants_sync_job run in the UI")
+    with warehouse.begin() as connection:
+        indexed = backfill_if_empty(connection, settings.identifier_hash_key())
     return {
         "warehouse_revision": revision,
         "tenants": len(tenants),
+        "identifier_index_backfilled": "no (already built)" if indexed is None else indexed,
         "dagster_home": str(settings.dagster_home()),
         "storage": store.root_url(),
     }

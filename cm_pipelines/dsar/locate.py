@@ -44,6 +44,7 @@ from cm_pipelines.domain.dsar.requests import Identifier
 from cm_pipelines.domain.identifiers import extract_identifiers
 from cm_pipelines.domain.keyed_hash import is_keyed_hash, keyed_hash
 from cm_pipelines.domain.tenants import Tenant
+from cm_pipelines.dsar.identifier_index import mentioning_select
 from cm_pipelines.tables import calls as call_tables
 from cm_pipelines.tables import dncr as dncr_tables
 from cm_pipelines.tables.dsar import restrictions
@@ -255,12 +256,15 @@ def locate(
     *,
     hash_number: Callable[[str], str],
     scan_text: bool = True,
+    text_via_index: bool = True,
 ) -> list[LocatedItem]:
     """Every record of ``subject`` in its tenant, one ``LocatedItem`` per (store, ref).
 
     ``hash_number`` is the keyed hash: a call's item records the hashes of the numbers that are
     the subject's on that call (theirs, or the CRM contact's), which erasure writes in their
-    place and exports keep unmasked.
+    place and exports keep unmasked. ``scan_text`` includes artefacts of other calls whose text
+    names the subject: through the identifier index, or (``text_via_index=False``) by reading
+    every text of the tenant, the reference path.
     """
     tenant_id = subject.tenant_id
     call_rows = {
@@ -276,7 +280,7 @@ def locate(
     items.extend(call_items)
     items.extend(_artefact_items(connection, tenant_id, sorted(call_rows), calls, contacts))
     if scan_text:
-        items.extend(_text_items(connection, subject, set(call_rows)))
+        items.extend(_text_items(connection, subject, set(call_rows), via_index=text_via_index))
     items.extend(_number_items(connection, subject))
     return dedupe(items)
 
@@ -372,13 +376,55 @@ def _artefact_items(
     return items
 
 
-def _text_items(connection: sa.Connection, subject: Subject, skip: set[str]) -> list[LocatedItem]:
+@dataclass(frozen=True, order=True)
+class _TextHit:
+    """An artefact whose text names the subject: found by the index or by the text scan."""
+
+    call_id: str
+    partition_date: date | None
+    object_path: str
+    kind: str
+
+
+def indexed_text_hits(
+    connection: sa.Connection, subject: Subject, skip_call_ids: set[str]
+) -> list[tuple[str, _TextHit]]:
+    """(store, artefact) of the transcripts and AI outputs naming the subject, through the
+    identifier index: one statement of B-tree lookups on (tenant_id, keyed_hash)."""
+    if not subject.hashes:
+        return []
+    query = mentioning_select(subject.tenant_id, sorted(subject.hashes))
+    return [
+        (row.store, _TextHit(row.call_id, row.partition_date, row.object_path, row.kind))
+        for row in connection.execute(query)
+        if row.call_id not in skip_call_ids
+    ]
+
+
+def scanned_text_hits(
+    connection: sa.Connection, subject: Subject, skip_call_ids: set[str]
+) -> list[tuple[str, _TextHit]]:
+    """The same hits found by reading and parsing every text of the tenant: what locate did
+    before the index, kept as the reference the index is tested and benchmarked against."""
+    found: list[tuple[str, _TextHit]] = []
+    for store, table in (
+        (TRANSCRIPTS, call_tables.transcripts),
+        (AI_OUTPUTS, call_tables.ai_outputs),
+    ):
+        for row in scan_texts(connection, table, subject, skip_call_ids):
+            kind = row.kind if store == AI_OUTPUTS else ""
+            found.append((store, _TextHit(row.call_id, row.partition_date, row.object_path, kind)))
+    return found
+
+
+def _text_items(
+    connection: sa.Connection, subject: Subject, skip: set[str], *, via_index: bool
+) -> list[LocatedItem]:
     """Artefacts of OTHER calls whose text names the subject; their own call's parties are what
     a hold on that call would match, so they are read for the hold decision."""
     found: list[LocatedItem] = []
-    rows = [
-        (TRANSCRIPTS, row) for row in scan_texts(connection, call_tables.transcripts, subject, skip)
-    ] + [(AI_OUTPUTS, row) for row in scan_texts(connection, call_tables.ai_outputs, subject, skip)]
+    hits = indexed_text_hits if via_index else scanned_text_hits
+    rows = hits(connection, subject, skip)
     if not rows:
         return found
     parents = {

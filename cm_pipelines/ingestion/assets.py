@@ -14,6 +14,7 @@ from datetime import date
 
 import dagster as dg
 
+from cm_pipelines.domain.dsar.planning import AI_OUTPUTS, TRANSCRIPTS
 from cm_pipelines.domain.ingestion.call_volumes import volume_totals
 from cm_pipelines.ingestion.call_records import call_records_metadata, ingest_call_records
 from cm_pipelines.ingestion.catalogue import (
@@ -28,6 +29,7 @@ from cm_pipelines.ingestion.crm_links import crm_links_metadata, ingest_crm_link
 from cm_pipelines.ingestion.tenant_slices import tenant_sliced_day_asset
 from cm_pipelines.ingestion.tenants import sync_tenants
 from cm_pipelines.ingestion.volumes import recount_call_volumes
+from cm_pipelines.platform import settings
 from cm_pipelines.platform.partitions import (
     CALL_DAY_ASSETS,
     call_day_partitions,
@@ -87,7 +89,8 @@ def _catalogue_asset(
     catalogue: Catalogue, *, upstream: str, description: str, kinds: set[str], pii: str
 ) -> dg.AssetsDefinition:
     def ingest(work, warehouse, object_store):
-        return ingest_catalogue_slice(catalogue, work, warehouse, object_store)
+        key = settings.identifier_hash_key() if catalogue.index_store else None
+        return ingest_catalogue_slice(catalogue, work, warehouse, object_store, hash_key=key)
 
     return tenant_sliced_day_asset(
         name=catalogue.asset_name,
@@ -115,7 +118,12 @@ recordings = _catalogue_asset(
 
 transcripts = _catalogue_asset(
     Catalogue(
-        "transcripts", "transcripts", tables.transcripts, ("tenant_id", "call_id"), transcript_row
+        "transcripts",
+        "transcripts",
+        tables.transcripts,
+        ("tenant_id", "call_id"),
+        transcript_row,
+        index_store=TRANSCRIPTS,
     ),
     upstream="recordings",
     description="Transcripts (AWS Transcribe or Whisper JSON, detected) with text and speaker "
@@ -131,6 +139,7 @@ ai_summaries = _catalogue_asset(
         tables.ai_outputs,
         ("tenant_id", "call_id", "kind"),
         ai_output_row,
+        index_store=AI_OUTPUTS,
     ),
     upstream="transcripts",
     description="AI call summaries and receptionist notes: derived artefacts that follow their "

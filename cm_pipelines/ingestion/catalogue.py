@@ -24,6 +24,7 @@ from cm_pipelines.domain.ingestion.transcripts import TranscriptFormatError, par
 from cm_pipelines.domain.ingestion.wav import WavFormatError, read_wav_header
 from cm_pipelines.domain.tenants import Tenant
 from cm_pipelines.dsar.fulfil.object_versions import drop_noncurrent_versions
+from cm_pipelines.dsar.identifier_index import reindex
 from cm_pipelines.ingestion.erased_guard import (
     ERASED_BREAKDOWN,
     delete_landing_object,
@@ -62,6 +63,8 @@ class Catalogue:
     table: sa.Table
     key_columns: tuple[str, ...]
     build_row: RowBuilder
+    index_store: str | None = None
+    """The DSAR store name under which the identifier index holds this catalogue's text."""
 
     @property
     def is_text(self) -> bool:
@@ -161,8 +164,11 @@ def ingest_catalogue_slice(
     work: TenantSliceWork,
     warehouse: WarehouseResource,
     object_store: ObjectStoreResource,
+    *,
+    hash_key: bytes | None = None,
 ) -> SliceOutcome:
-    """List a day's objects per tenant of the slice, parse, link, replace the partition."""
+    """List a day's objects per tenant of the slice, parse, link, replace the partition; for a
+    text catalogue the identifier index of the same partition is replaced with it."""
     day = partition_day(work.day_key)
     outcome = SliceOutcome()
     with warehouse.connect() as connection:
@@ -196,6 +202,16 @@ def ingest_catalogue_slice(
             key_columns=catalogue.key_columns,
             quarantined=links.quarantined + duplicates,
         )
+        if catalogue.index_store is not None:
+            if hash_key is None:
+                raise ValueError(f"{catalogue.asset_name} needs the identifier hash key")
+            outcome.counts["index_rows"] += reindex(
+                connection,
+                catalogue.index_store,
+                {tenant_id: tenant.country for tenant_id, tenant in work.tenants.items()},
+                hash_key,
+                partition_date=day,
+            )
     outcome.counts["rows_loaded"] += loaded
     outcome.count_quarantined(reasons)
     return outcome

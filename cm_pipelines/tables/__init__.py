@@ -11,6 +11,7 @@ from cm_pipelines.tables import (  # noqa: F401  (register tables)
     calls,
     dncr,
     dsar,
+    identifier_index,
     operations,
     retention,
     volumes,

@@ -186,6 +186,24 @@ def _ledger_texts() -> list[tuple[str, str]]:
     return [("warehouse dsar_erased_subjects", json.dumps(rows, default=str))]
 
 
+def _index_texts() -> list[tuple[str, str]]:
+    """The identifier index (written by every transcript and AI output ingestion): keyed hashes
+    only. The demo's transcripts name people, so an empty index would mean it was never
+    written and the scan proves nothing about it."""
+    from cm_pipelines.platform import settings
+    from cm_pipelines.tables.identifier_index import identifier_index
+
+    engine = sa.create_engine(settings.normalise_database_url(settings.warehouse_url()))
+    try:
+        with engine.connect() as connection:
+            query = sa.select(identifier_index)
+            rows = [dict(row) for row in connection.execute(query).mappings()]
+    finally:
+        engine.dispose()
+    assert {row["identifier_kind"] for row in rows} >= {"phone", "email"}
+    return [("warehouse identifier_index", json.dumps(rows, default=str))]
+
+
 def _violation_texts() -> list[tuple[str, str]]:
     """Post-call audit findings: keyed hashes only. The demo's campaign calls predate its wash,
     so an empty table would mean the audit never ran."""
@@ -333,6 +351,7 @@ def test_a_full_demo_leaves_no_identifier_or_secret_where_dagster_records(
     sources += [("demo summary", "\n".join(lines))]
     sources += _ledger_texts()
     sources += _violation_texts()
+    sources += _index_texts()
 
     runs = instance.get_runs()
     assert len(runs) >= 15, "the demo ran fewer jobs than expected: the scan would prove little"

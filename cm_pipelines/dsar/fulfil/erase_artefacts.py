@@ -21,6 +21,7 @@ from cm_pipelines.dsar.fulfil import plan_items
 from cm_pipelines.dsar.fulfil.context import FulfilmentContext, FulfilmentError
 from cm_pipelines.dsar.fulfil.object_versions import drop_noncurrent_versions
 from cm_pipelines.dsar.fulfil.tenant_rows import artefact_key_in, chunks
+from cm_pipelines.dsar.identifier_index import INDEXED_STORES, reindex
 from cm_pipelines.resources.object_purge import purge_objects
 from cm_pipelines.tables import calls as call_tables
 
@@ -68,6 +69,7 @@ def _delete_artefacts(
                     table.c.tenant_id == fulfilment.tenant.id, artefact_key_in(table, chunk)
                 )
             )
+        _reindex(fulfilment, connection, store_name, deletions)
         plan_items.mark_executed(fulfilment, connection, deletions)
 
 
@@ -102,8 +104,30 @@ def _redact_artefact(fulfilment: FulfilmentContext, table: sa.Table, action: Pla
                 .where(table.c.tenant_id == fulfilment.tenant.id, artefact_key_in(table, [action]))
                 .values(**values)
             )
+        _reindex(fulfilment, connection, action.store, [action])
         plan_items.mark_executed(fulfilment, connection, [action])
     return masked
+
+
+def _reindex(
+    fulfilment: FulfilmentContext,
+    connection: sa.Connection,
+    store_name: str,
+    actions: list[PlannedAction],
+) -> None:
+    """The identifier index of the erased artefacts' calls recomputed from what is left (a
+    deleted artefact has no rows, a redacted one no longer names the subject), in the same
+    transaction as the change."""
+    if store_name not in INDEXED_STORES:
+        return
+    call_ids = sorted({a.ref.split("/", 1)[0] for a in actions})
+    reindex(
+        connection,
+        store_name,
+        {fulfilment.tenant.id: fulfilment.tenant.country},
+        fulfilment.hash_key,
+        call_ids=call_ids,
+    )
 
 
 def _redacted_columns(

@@ -11,7 +11,9 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from cm_pipelines.domain.dsar.planning import AI_OUTPUTS, TRANSCRIPTS
 from cm_pipelines.domain.retention.artefact_types import SOURCE_FILE_TYPES
+from cm_pipelines.dsar.identifier_index import drop_entries
 from cm_pipelines.retention.inventory.frames import fetch_frame
 from cm_pipelines.retention.inventory.quarantine_records import quarantine_artefact_ids
 from cm_pipelines.tables import calls as call_tables
@@ -59,6 +61,7 @@ def mark_rows(
         return _not_yet_tombstoned(connection, record_type, items)
     table, key_kind, wipe = ROW_TARGETS[record_type]
     marked: set[str] = set()
+    _drop_index_entries(connection, record_type, items)
     for tenant_id, group in items.groupby("tenant_id"):
         live = sa.and_(table.c.tenant_id == tenant_id, table.c.deleted_at.is_(None))
         if key_kind == "call":
@@ -90,6 +93,24 @@ def mark_rows(
             )
             marked.update(str(row[0]) for row in connection.execute(statement))
     return marked
+
+
+_INDEXED_TYPES = {"transcripts": TRANSCRIPTS, "ai_summaries": AI_OUTPUTS}
+"""Artefact types whose text the identifier index points into, and the index's store name."""
+
+
+def _drop_index_entries(connection: sa.Connection, record_type: str, items: pd.DataFrame) -> None:
+    """A purged text names no one any more: its identifier index rows go in the same
+    transaction (an artefact id is ``call_id``, or ``call_id#kind`` for an AI output)."""
+    store = _INDEXED_TYPES.get(record_type)
+    if store is None or items.empty:
+        return
+    for tenant_id, group in items.groupby("tenant_id"):
+        artefacts = []
+        for artefact_id in group["artefact_id"].astype(str):
+            call_id, _, kind = artefact_id.partition("#")
+            artefacts.append((call_id, kind))
+        drop_entries(connection, store, str(tenant_id), artefacts)
 
 
 def _not_yet_tombstoned(
