@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-DEFAULT_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+# the maintenance database creates and drops the bench database: benches never touch `test`
+DEFAULT_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 TENANT, OTHER_TENANT = "acme-au", "beta-us"
 SUBJECT = "+61491570156"
 SUBJECT_EMAIL = "jane.doe@example.com"

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_identifier_index"
-down_revision = "0014_dncr_post_call_audit"
+down_revision = "0017_support_access"
 branch_labels = None
 depends_on = None
 
