@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bench_retention",
     "bench_dsar_locate",
     "bench_backfill",
+    "bench_names",
 ]
 
 
