@@ -22,7 +22,9 @@ GIVEN_NAMES = _words(
     lucy luke margaret mary matthew megan michael mia michelle natalie nathan nicholas noah
     olivia oliver paul peter rachel rebecca richard robert ryan samuel sarah scott sean simon
     sophie stephen steven susan thomas tom william winston zara zoe leila laila
-    wei ling hui min jia jun hao xiu ying boon keat chong kah seng kin wah siew mei xiao li
+    mateo sofia lucas isla nina hiro kai maria jose carlos luis ana elena marco luca giulia
+    anna sara hana yuki kenji haruto sakura david ivan olga peter jan eva lena max felix
+        wei ling hui min jia jun hao xiu ying boon keat chong kah seng kin wah siew mei xiao li
     ming yang zhi hong yan jie kai fang lan bao chau
     ahmad ahmed aisha aminah amir ali abdul abdullah anwar aziz bakar faisal faizal farah fatimah
     hamid hamad hassan hussain ibrahim ismail khalid mohammed mohamed muhammad mohd nadia noor
@@ -37,7 +39,9 @@ SURNAMES = _words(
     """
     smith jones williams brown taylor wilson johnson white martin anderson thompson harrison
     jenkins clarke evans brooks fitzgerald hart o'brien walker wright green hall king baker
-    chen chan chua goh lee lim liu loh lau ng ong tan teo wong wu xu zhang zhou huang wang yeo
+    doe murphy o'neill garcia rodriguez martinez lopez rossi fischer novak kowalski okafor
+    d'souza schmidt muller silva santos kelly ryan roberts campbell stewart morris cooper
+        chen chan chua goh lee lim liu loh lau ng ong tan teo wong wu xu zhang zhou huang wang yeo
     khoo koh tay chong
     rahman ismail hassan hussain aziz haddad farsi rashid omar saleh khalid
     iyer kaur krishnan kumar menon nair patel pillai ramasamy shankar subramaniam desai gupta

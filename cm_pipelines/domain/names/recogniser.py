@@ -136,6 +136,16 @@ def _grade(text: str, run: Sequence[_Token], after: _Token | None, honorific: bo
     return None
 
 
+def _is_own(run: Sequence[_Token], subject_words: frozenset[str]) -> bool:
+    """The run is the subject's name: every word is one of theirs, or an initial of theirs
+    ("Doe, J" on caller-ID covers "Jane Doe") beside at least one full word of theirs."""
+    initials = {word for word in subject_words if len(word) == 1}
+    full = [t for t in run if t.low in subject_words and len(t.low) > 1]
+    return bool(full) and all(
+        t.low in subject_words or _is_particle(t) or t.low[0] in initials for t in run
+    )
+
+
 def _pattern_findings(text: str, subject_words: frozenset[str]) -> list[NameFinding]:
     tokens = _tokens(text)
     findings: list[NameFinding] = []
@@ -164,7 +174,7 @@ def _pattern_findings(text: str, subject_words: frozenset[str]) -> list[NameFind
         run = tokens[index:end]
         after = tokens[end] if end < len(tokens) else None
         confidence = _grade(text, run, after, honorific)
-        own = all(t.low in subject_words or _is_particle(t) for t in run) and not honorific
+        own = not honorific and _is_own(run, subject_words)
         if confidence is not None and not own:
             findings.append(NameFinding(tokens[start].start, run[-1].end, confidence))
         index = end
