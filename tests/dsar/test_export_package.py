@@ -231,7 +231,7 @@ def test_a_package_with_a_disclosure_has_its_cover_page_and_a_truthful_readme() 
 def test_free_text_masks_other_peoples_names_and_counts_them() -> None:
     names = NameScope(known=frozenset({"Smith, K"}), subject=frozenset({"Doe, J"}))
     text = "It's Jane Doe. Please add my partner Zara Smith; Smith will call. I think Xandor knows."
-    masked = mask_text(text, "AU", SUBJECT, SUBJECT_EMAILS, names)
+    masked = mask_text(text, "AU", SUBJECT, SUBJECT_EMAILS, names, "transcripts/c1.txt")
     assert masked == (
         "It's Jane Doe. Please add my partner [name]; [name] will call. I think [name] knows."
     )
@@ -240,6 +240,7 @@ def test_free_text_masks_other_peoples_names_and_counts_them() -> None:
         "names_certain": 2,
         "names_unsure": 1,
         "texts_with_unsure": 1,
+        "unsure_at": {"transcripts/c1.txt": [masked.index("[name] knows")]},
     }
     segments = mask_segments(
         [{"text": "zara.smith@example.org, ask for Mr Tan"}], "AU", SUBJECT, SUBJECT_EMAILS, names

@@ -210,7 +210,8 @@ def _export_transcripts(
     ):
         mine = call_numbers.get(row["call_id"], subject.phones)
         originals = row["segments"] or []
-        segments = mask_segments(originals, country, mine, subject.emails, content.names)
+        where = f"transcripts/{row['call_id']}"
+        segments = mask_segments(originals, country, mine, subject.emails, content.names, where)
         other_call = row["call_id"] in other_calls
         if other_call:
             segments = [
@@ -220,7 +221,9 @@ def _export_transcripts(
             ]
             text = " ".join(str(s.get("text") or "").strip() for s in segments)
         else:
-            text = mask_text(row["text"] or "", country, mine, subject.emails, content.names)
+            text = mask_text(
+                row["text"] or "", country, mine, subject.emails, content.names, f"{where}.txt"
+            )
         member = f"transcripts/{row['call_id']}.txt"
         content.files.append(PackageFile(member, text.encode("utf-8")))
         exported.append(
@@ -270,6 +273,7 @@ def _export_ai_outputs(
                 call_numbers.get(row["call_id"], subject.phones),
                 subject.emails,
                 content.names,
+                f"ai_outputs/{row['call_id']}/{row['kind']}",
             ),
         }
         for row in sorted(found, key=lambda r: (r["call_id"], r["kind"]))
