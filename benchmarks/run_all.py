@@ -14,6 +14,7 @@ BENCHMARKS = [
     "bench_dsar_locate",
     "bench_dsar_index",
     "bench_backfill",
+    "bench_names",
 ]
 
 

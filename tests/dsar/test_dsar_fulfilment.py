@@ -116,6 +116,22 @@ def test_access_package_is_masked_sealed_and_matches_its_manifest(local_resource
     mentioned = [t for t in transcripts if not t["your_call"]]
     assert {t["call_id"] for t in mentioned} == set(person["mentioned_call_ids"])
 
+    # Other people's names are masked in free text too (transcripts, AI notes), counted only.
+    others = {
+        other["name"]
+        for other in world.subjects
+        if other["tenant_id"] == "acme-au" and other["name"] != person["name"]
+    }
+    texts = [t["text"] for t in transcripts] + [
+        a["text"] for a in json.loads(members.get("data/ai_outputs.json", b"[]"))
+    ]
+    assert texts and any("[name]" in text for text in texts)
+    for text in texts:
+        assert not any(name in text for name in others)
+    [step] = rows(local_resources, dsar_steps, request_id=request_id, step="export")
+    names_report = step["details"]["names"]
+    assert names_report["names_certain"] >= 1 and names_report["texts"] >= len(texts)
+
     # The key is returned once: not in the store, the warehouse or the run's events.
     key_hex = outcome.key.hex()
     object_store = local_resources["object_store"]

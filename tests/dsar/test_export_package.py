@@ -14,6 +14,7 @@ import pytest
 from cm_pipelines.domain.dsar.cover_page import Disclosure, cover_page
 from cm_pipelines.domain.dsar.export_package import (
     MANIFEST,
+    NameScope,
     PackageContent,
     PackageError,
     PackageFile,
@@ -223,4 +224,25 @@ def test_a_package_with_a_disclosure_has_its_cover_page_and_a_truthful_readme() 
     assert "index.html" in {entry["path"] for entry in manifest["files"]}
     with zipfile.ZipFile(io.BytesIO(built.data)) as archive:
         readme = archive.read("README.txt").decode()
-    assert "Not masked:" in readme and "names in free text are not detected" in readme
+    assert "Not masked:" in readme and "names of other people ([name])" in readme
+    assert "name finder is automatic and can miss a name" in readme
+
+
+def test_free_text_masks_other_peoples_names_and_counts_them() -> None:
+    names = NameScope(known=frozenset({"Smith, K"}), subject=frozenset({"Doe, J"}))
+    text = "It's Jane Doe. Please add my partner Zara Smith; Smith will call. I think Xandor knows."
+    masked = mask_text(text, "AU", SUBJECT, SUBJECT_EMAILS, names, "transcripts/c1.txt")
+    assert masked == (
+        "It's Jane Doe. Please add my partner [name]; [name] will call. I think [name] knows."
+    )
+    assert names.report() == {
+        "texts": 1,
+        "names_certain": 2,
+        "names_unsure": 1,
+        "texts_with_unsure": 1,
+        "unsure_at": {"transcripts/c1.txt": [masked.index("[name] knows")]},
+    }
+    segments = mask_segments(
+        [{"text": "zara.smith@example.org, ask for Mr Tan"}], "AU", SUBJECT, SUBJECT_EMAILS, names
+    )
+    assert segments == [{"text": "[email], ask for [name]"}]

@@ -24,11 +24,17 @@ MASKED: tuple[str, ...] = (
     "([name]).",
     "In transcripts, AI summaries and receptionist notes, every phone number and email address "
     "that is not one of yours ([phone], [email]).",
+    "In transcripts, AI summaries and receptionist notes, names of other people ([name]): the "
+    "caller-ID names of the other parties of your calls wherever they appear, and names found "
+    "by an automatic name finder (titles such as Mr, Puan or Dr, family links such as bin, "
+    "binti or s/o, phrases such as 'my partner ...', and lists of common given names and "
+    "surnames). Your own caller-ID name is not masked.",
 )
 NOT_MASKED: tuple[str, ...] = (
-    "Names of other people spoken in a call or written in a note are shown as they were said "
-    "or written: names in free text are not detected or masked.",
-    "Recordings are the audio as recorded, including the other party's voice.",
+    "The name finder is automatic and can miss a name (most often one written in lower case, "
+    "or an unusual name with no title or phrase around it) or mask a word that is not a name.",
+    "Recordings are the audio as recorded, including the other party's voice and any names "
+    "spoken in it.",
 )
 
 CATEGORY_LABELS: dict[str, tuple[str, str]] = {

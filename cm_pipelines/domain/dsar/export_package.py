@@ -33,6 +33,7 @@ import pyzipper
 from cm_pipelines.domain.csv_cells import neutralise_cell
 from cm_pipelines.domain.dsar.cover_page import Disclosure, cover_page, readme_text
 from cm_pipelines.domain.identifiers import mask_identifiers
+from cm_pipelines.domain.names.recogniser import CERTAIN, NAME_MASK, find_names, mask_names
 from cm_pipelines.domain.phone_numbers import mask_number
 
 PACKAGE_FORMAT = "cm-dsar-package/2"
@@ -73,6 +74,7 @@ class PackageContent:
     categories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     files: list[PackageFile] = field(default_factory=list)
     disclosure: Disclosure | None = None
+    names: NameScope | None = None
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,69 @@ def mask_call_row(row: Mapping[str, Any], subject_phones: frozenset[str]) -> dic
     }
 
 
+@dataclass
+class NameScope:
+    """Whose names a package masks and keeps, and a tally of what it masked (counts only).
+
+    ``known`` are names the platform holds for other people (caller-ID names of calls the
+    subject did not place, CRM contact names); ``subject`` are the requester's own names, which
+    stay. ``certain`` / ``unsure`` count masked findings by the recogniser's confidence;
+    ``unsure_at`` is the redaction report a reviewer needs: per record, the character offsets
+    of the ``[name]`` masks that stand for unsure findings in the exported text (no text).
+    """
+
+    known: frozenset[str] = frozenset()
+    subject: frozenset[str] = frozenset()
+    certain: int = 0
+    unsure: int = 0
+    texts: int = 0
+    unsure_at: dict[str, list[int]] = field(default_factory=dict)
+
+    def mask(self, text: str, where: str = "") -> str:
+        """``text`` with other people's names masked (certain and unsure alike)."""
+        if not text:
+            return text
+        findings = find_names(text, known_names=self.known, subject_names=self.subject)
+        self.texts += 1
+        shift = 0
+        for finding in findings:
+            if finding.confidence == CERTAIN:
+                self.certain += 1
+            else:
+                self.unsure += 1
+                positions = self.unsure_at.setdefault(where or "(text)", [])
+                if len(positions) < _REPORTED_POSITIONS:
+                    positions.append(finding.start + shift)
+            shift += len(NAME_MASK) - (finding.end - finding.start)
+        return mask_names(text, findings)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "texts": self.texts,
+            "names_certain": self.certain,
+            "names_unsure": self.unsure,
+            "texts_with_unsure": len(self.unsure_at),
+            "unsure_at": {where: list(at) for where, at in sorted(self.unsure_at.items())},
+        }
+
+
+_REPORTED_POSITIONS = 50
+"""Offsets listed per record in the report; the count above is always complete."""
+
+
 def mask_text(
-    text: str, country: str, subject_phones: frozenset[str], subject_emails: frozenset[str]
+    text: str,
+    country: str,
+    subject_phones: frozenset[str],
+    subject_emails: frozenset[str],
+    names: NameScope | None = None,
+    where: str = "",
 ) -> str:
-    """Free text with every identifier masked except the subject's own."""
-    return mask_identifiers(text, country, subject_phones, subject_emails)
+    """Free text with every identifier masked except the subject's own, then (with ``names``)
+    every name of someone else; identifiers go first, so ``zara.smith@…`` is one ``[email]``.
+    ``where`` names the record (ids only) in the redaction report."""
+    masked = mask_identifiers(text, country, subject_phones, subject_emails)
+    return names.mask(masked, where) if names is not None else masked
 
 
 def mask_segments(
@@ -156,15 +216,22 @@ def mask_segments(
     country: str,
     subject_phones: frozenset[str],
     subject_emails: frozenset[str],
+    names: NameScope | None = None,
+    where: str = "",
 ) -> list[dict[str, Any]]:
     return [
         {
             **dict(segment),
             "text": mask_text(
-                str(segment.get("text") or ""), country, subject_phones, subject_emails
+                str(segment.get("text") or ""),
+                country,
+                subject_phones,
+                subject_emails,
+                names,
+                f"{where}#segment{index}" if where else "",
             ),
         }
-        for segment in segments
+        for index, segment in enumerate(segments)
     ]
 
 

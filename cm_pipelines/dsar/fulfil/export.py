@@ -60,6 +60,7 @@ def export(fulfilment: FulfilmentContext) -> None:
         "categories": {k: v["count"] for k, v in built.manifest["categories"].items()},
         "files": len(built.manifest["files"]),
         "key_delivery": delivery,
+        "names": content.names.report() if content.names is not None else {},
     }
     _record_export(fulfilment, path, created, built, sealed, details)
     fulfilment.report.result_path = path

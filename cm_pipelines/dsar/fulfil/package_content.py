@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from cm_pipelines.domain.dsar import planning
 from cm_pipelines.domain.dsar.export_package import (
+    NameScope,
     PackageContent,
     PackageFile,
     mask_call_row,
@@ -78,6 +79,7 @@ def package_content(fulfilment: FulfilmentContext, record: RequestRecord) -> Pac
             if action.action == planning.EXPORT:
                 by_store[action.store].append(action)
         call_numbers = _export_calls(fulfilment, connection, by_store, subject, content)
+        content.names = _name_scope(fulfilment, connection, by_store, subject)
         _export_recordings(fulfilment, connection, by_store, content)
         _export_transcripts(fulfilment, connection, by_store, subject, call_numbers, content)
         _export_ai_outputs(fulfilment, connection, by_store, subject, call_numbers, content)
@@ -124,6 +126,29 @@ def _export_calls(
         exported.append(mask_call_row(row, mine))
     content.categories[planning.CALLS] = exported
     return call_numbers
+
+
+def _name_scope(
+    fulfilment: FulfilmentContext,
+    connection: sa.Connection,
+    by_store: Mapping[str, list[PlannedAction]],
+    subject: Subject,
+) -> NameScope:
+    """Names to keep and to mask, from the caller-ID names of the subject's calls: the name on a
+    call the subject placed is theirs; on any other call it is the other party's."""
+    if planning.CALLS not in by_store:
+        return NameScope()
+    hashes = {a.ref: a.details.get("subject_number_hashes", []) for a in by_store[planning.CALLS]}
+    calls = call_tables.calls
+    own: set[str] = set()
+    others: set[str] = set()
+    for row in rows_by_ref(fulfilment, connection, calls, calls.c.call_id, sorted(hashes)):
+        name = str(row.get("caller_name") or "").strip()
+        if not name:
+            continue
+        mine = _subject_numbers(fulfilment, row, hashes[row["call_id"]]) | subject.phones
+        (own if row.get("src_e164") in mine else others).add(name)
+    return NameScope(known=frozenset(others - own), subject=frozenset(own))
 
 
 def _export_recordings(
@@ -185,7 +210,8 @@ def _export_transcripts(
     ):
         mine = call_numbers.get(row["call_id"], subject.phones)
         originals = row["segments"] or []
-        segments = mask_segments(originals, country, mine, subject.emails)
+        where = f"transcripts/{row['call_id']}"
+        segments = mask_segments(originals, country, mine, subject.emails, content.names, where)
         other_call = row["call_id"] in other_calls
         if other_call:
             segments = [
@@ -195,7 +221,9 @@ def _export_transcripts(
             ]
             text = " ".join(str(s.get("text") or "").strip() for s in segments)
         else:
-            text = mask_text(row["text"] or "", country, mine, subject.emails)
+            text = mask_text(
+                row["text"] or "", country, mine, subject.emails, content.names, f"{where}.txt"
+            )
         member = f"transcripts/{row['call_id']}.txt"
         content.files.append(PackageFile(member, text.encode("utf-8")))
         exported.append(
@@ -244,6 +272,8 @@ def _export_ai_outputs(
                 fulfilment.tenant.country,
                 call_numbers.get(row["call_id"], subject.phones),
                 subject.emails,
+                content.names,
+                f"ai_outputs/{row['call_id']}/{row['kind']}",
             ),
         }
         for row in sorted(found, key=lambda r: (r["call_id"], r["kind"]))

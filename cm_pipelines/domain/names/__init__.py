@@ -1,0 +1,1 @@
+"""Finding people's names in free text, offline and deterministically (see ``recogniser``)."""
