@@ -13,6 +13,14 @@ receiver:
 - otherwise it is written to a private drop file under ``CM_HOME/secrets/dsar_keys`` (mode
   0600, on the machine that ran the job), which ``cm dsar key ID`` on that machine prints once
   and deletes.
+
+A package whose free text holds names the recogniser was unsure of waits for the privacy
+officer's review (``awaiting_review``) and its key is *held*, not handed over: sealed to
+``CM_DSAR_KEY_RECIPIENT`` under ``dsar_keys/held/`` when a recipient is configured, else in a
+private held file under ``CM_HOME/secrets/dsar_keys/held`` (mode 0600). Neither place is read by
+``cm dsar key``; only the completion after an approval releases it (``release_held_key``: the
+sealed copy moves to ``dsar_keys/``, a held file is handed over as ``deliver_key`` does), and a
+rejection discards it with the package.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ if TYPE_CHECKING:
 IN_PROCESS = "in_process"
 DROP_FILE = "drop_file"
 SEALED = "sealed"
+HELD = "held_for_review"
 RECIPIENT_ENV = "CM_DSAR_KEY_RECIPIENT"
 SEALED_KEYS_PREFIX = "dsar_keys"
 
@@ -163,3 +172,61 @@ def discard_sealed_key(request_id: str, object_store: ObjectStoreResource) -> No
 def discard_dropped_key(request_id: str) -> None:
     """A rebuilt package makes an older, uncollected key useless."""
     _drop_path(request_id).unlink(missing_ok=True)
+
+
+def _held_path(request_id: str) -> Path:
+    return _drop_path(request_id).parent / "held" / f"{request_id}.key"
+
+
+def held_sealed_path(request_id: str) -> str:
+    if not is_request_id(request_id):
+        raise ValueError("not a request id")
+    return f"{SEALED_KEYS_PREFIX}/held/{request_id}.sealed"
+
+
+def hold_key(request_id: str, key: bytes, object_store: ObjectStoreResource) -> str:
+    """Keep the key of a package awaiting review where nobody collects it; returns ``HELD``."""
+    recipient = recipient_public_key()
+    if recipient is not None:
+        object_store.write_bytes(held_sealed_path(request_id), seal_key(key, recipient, request_id))
+        return HELD
+    path = _held_path(request_id)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key.hex())
+    return HELD
+
+
+def has_held_key(request_id: str, object_store: ObjectStoreResource) -> bool:
+    return _held_path(request_id).exists() or object_store.exists(held_sealed_path(request_id))
+
+
+def release_held_key(request_id: str, object_store: ObjectStoreResource) -> str | None:
+    """After an approval: the held key handed over as an unreviewed one would have been (the
+    sealed copy moves to where ``cm dsar key`` opens it); None when nothing is held here."""
+    sealed = held_sealed_path(request_id)
+    if object_store.exists(sealed):
+        object_store.write_bytes(sealed_key_path(request_id), object_store.read_bytes(sealed))
+        _purge(object_store, sealed)
+        return SEALED
+    path = _held_path(request_id)
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        return None
+    delivery = deliver_key(request_id, key, object_store)
+    path.unlink(missing_ok=True)
+    return delivery
+
+
+def discard_held_key(request_id: str, object_store: ObjectStoreResource) -> None:
+    """A rejected package's key goes with it (every version of a sealed copy)."""
+    _held_path(request_id).unlink(missing_ok=True)
+    _purge(object_store, held_sealed_path(request_id))
+
+
+def _purge(object_store: ObjectStoreResource, path: str) -> None:
+    from cm_pipelines.resources.object_purge import purge_objects
+
+    purge_objects(object_store, [path])

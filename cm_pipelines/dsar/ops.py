@@ -126,10 +126,11 @@ def _fulfilment(
     object_store: ObjectStoreResource,
     platform_config: PlatformConfigResource,
 ) -> FulfilmentContext | None:
-    """The request's fulfilment, or None when it is already completed (a no-op re-run)."""
+    """The request's fulfilment, or None when it is already completed (a no-op re-run) or its
+    package awaits the privacy officer's review (verify and complete wait for the approval)."""
     with warehouse.connect() as connection:
         record = load_request(connection, request_id)
-    if record.state == "completed":
+    if record.state in ("completed", "awaiting_review"):
         return None
     tenant = tenant_of(platform_config.tenants_by_id(), record.tenant_id)
     floor = None

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from cm_pipelines.domain.dsar import clock as dsar_clock
 from cm_pipelines.domain.tenants import Tenant
-from cm_pipelines.dsar.fulfil.step_log import store_results
+from cm_pipelines.dsar.fulfil.step_log import step_done, store_results
 from cm_pipelines.dsar.request_records import RequestRecord, as_utc, load_request
 from cm_pipelines.tables.dsar import dsar_certificates, dsar_exports
 
@@ -74,8 +74,16 @@ def request_status(
         "package_expires_at": None,
         "certificate_path": certificate[0] if certificate else None,
         "certificate_sha256": certificate[1] if certificate else None,
+        "redaction": _redaction(connection, request_id),
     }
     if export is not None and export["deleted_at"] is None:
         status["package_path"] = export["object_path"]
         status["package_expires_at"] = as_utc(export["expires_at"]).isoformat()  # type: ignore[union-attr]
     return status
+
+
+def _redaction(connection: sa.Connection, request_id: str) -> dict[str, Any] | None:
+    """The package's names report (counts and positions of unsure masks, no text), if any."""
+    details = step_done(connection, request_id, "export")
+    names = details.get("names") if details else None
+    return dict(names) if isinstance(names, dict) and names else None

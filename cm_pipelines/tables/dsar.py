@@ -48,7 +48,7 @@ dsar_requests = sa.Table(
     sa.Column("ack_due_date", sa.Date, nullable=True),
     sa.Column(
         "state", sa.String(16), nullable=False
-    ),  # pending|verified|in_progress|completed|refused
+    ),  # pending|verified|in_progress|awaiting_review|completed|refused
     sa.Column("verification_method", sa.String(64), nullable=True),
     sa.Column("verified_by", sa.String(128), nullable=True),
     sa.Column("verified_at", UtcDateTime, nullable=True),

@@ -28,7 +28,9 @@ MASKED: tuple[str, ...] = (
     "caller-ID names of the other parties of your calls wherever they appear, and names found "
     "by an automatic name finder (titles such as Mr, Puan or Dr, family links such as bin, "
     "binti or s/o, phrases such as 'my partner ...', and lists of common given names and "
-    "surnames). Your own caller-ID name is not masked.",
+    "surnames). Where the name finder was unsure whether a word was a name, it was masked "
+    "too, and a privacy officer reviewed the package before it was released to you. Your own "
+    "caller-ID name is not masked.",
 )
 NOT_MASKED: tuple[str, ...] = (
     "The name finder is automatic and can miss a name (most often one written in lower case, "

@@ -62,9 +62,29 @@ def run_refusal(request_id: str, state: str) -> str | None:
             f"request {request_id} is already completed; see its result with "
             f"cm dsar status {request_id}"
         )
+    if state == "awaiting_review":
+        return (
+            f"request {request_id} awaits the privacy officer's review of its package; see "
+            f"the redaction report with cm dsar review {request_id}, then --approve or --reject"
+        )
     if state not in OPEN_STATES:
         return f"request {request_id} is {state}; it cannot be run"
     return None
+
+
+def check_review(request_id: str, state: str, note: str | None) -> str:
+    """The cleaned note of a review decision on a request that awaits one; raises
+    ``DecisionRefused`` (a second approval, or a request that never waited, is refused)."""
+    raw = note or ""
+    cleaned = " ".join(raw.split())
+    if len(cleaned) > MAX_NOTE or any(ord(ch) < 32 and not ch.isspace() for ch in raw):
+        raise DecisionRefused(f"--reason must be at most {MAX_NOTE} printable characters")
+    if state != "awaiting_review":
+        raise DecisionRefused(
+            f"request {request_id} is {state}, not awaiting review; nothing to approve or "
+            f"reject (cm dsar status {request_id})"
+        )
+    return cleaned
 
 
 def check_refusal(request_id: str, state: str, code: str, note: str | None) -> str:
@@ -80,6 +100,11 @@ def check_refusal(request_id: str, state: str, code: str, note: str | None) -> s
         raise DecisionRefused(f"--note must be at most {MAX_NOTE} printable characters")
     if state in ("completed", "refused"):
         raise DecisionRefused(f"request {request_id} is already {state}; nothing to refuse")
+    if state == "awaiting_review":
+        raise DecisionRefused(
+            f"request {request_id} awaits review of its package; reject it first "
+            f"(cm dsar review {request_id} --reject --by WHO)"
+        )
     if state == "in_progress":
         raise DecisionRefused(
             f"request {request_id} is in progress (a run has started fulfilling it); "

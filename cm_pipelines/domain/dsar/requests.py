@@ -26,8 +26,17 @@ REQUEST_TYPES: tuple[str, ...] = (
     "withdraw_consent",
 )
 IDENTIFIER_KINDS: tuple[str, ...] = ("phone", "email", "crm_id")
-STATES: tuple[str, ...] = ("pending", "verified", "in_progress", "completed", "refused")
-OPEN_STATES: tuple[str, ...] = ("pending", "verified", "in_progress")
+STATES: tuple[str, ...] = (
+    "pending",
+    "verified",
+    "in_progress",
+    "awaiting_review",
+    "completed",
+    "refused",
+)
+OPEN_STATES: tuple[str, ...] = ("pending", "verified", "in_progress", "awaiting_review")
+"""``awaiting_review``: an access package was built but its key is held until the privacy
+officer reviews names the recogniser was unsure of; the statutory clock keeps counting."""
 MAX_IDENTIFIERS = 20
 MAX_NAME = 200
 

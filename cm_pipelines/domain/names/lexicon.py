@@ -141,7 +141,7 @@ NOT_NAMES = _words(
     and or but if then so because also just not all any some next last first new
     monday tuesday wednesday thursday friday saturday sunday january february march april june
     july august september october november december christmas easter year happy holiday
-    summary note action reminder follow-up followup ai caller customer receptionist refund
+    summary note action reminder contact follow-up followup ai caller customer receptionist refund
     account plan premium business unlimited sales support reception team office manager
     sydney melbourne brisbane perth adelaide hobart launceston auckland singapore penang hanoi
     kuala lumpur dubai manila shenzhen hong kong orchard road street

@@ -31,6 +31,7 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "dsar.extend": frozenset({PRIVACY_OFFICER}),
     "dsar.run": frozenset({PRIVACY_OFFICER}),
     "dsar.key": frozenset({PRIVACY_OFFICER}),
+    "dsar.review": frozenset({PRIVACY_OFFICER}),
     "dsar.refuse": frozenset({PRIVACY_OFFICER}),
     "dsar.lift": frozenset({PRIVACY_OFFICER}),
     "dsar.acknowledge": frozenset({PRIVACY_OFFICER, SUPPORT}),

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cm_pipelines.domain.dsar.clock import local_day
+from cm_pipelines.dsar import key_handoff
 from cm_pipelines.dsar.fulfil import step_log
 from cm_pipelines.dsar.fulfil.context import FulfilmentContext
 from cm_pipelines.dsar.fulfil.erase_certificate import record_certificate, write_certificate
@@ -35,6 +36,10 @@ def complete(fulfilment: FulfilmentContext) -> dict[str, Any]:
         result_path = certificate.path
     elif record.request_type in ("access", "portability"):
         result_path = _latest_package_path(fulfilment)
+        # a reviewed package's key was held until now: handed over as any other key
+        released = key_handoff.release_held_key(fulfilment.request_id, fulfilment.object_store)
+        if released is not None:
+            fulfilment.report.key_delivery = released
     details: dict[str, Any] = {
         "result_path": result_path,
         "type": record.request_type,

@@ -2,6 +2,11 @@
 
 The package is written under the request's exports prefix and recorded (path, hash, expiry) in
 the same transaction as the step; its key goes only to ``key_handoff``, never beside it.
+
+Free text with names the recogniser was unsure of (masked all the same) puts the request in
+``awaiting_review`` in that transaction: the key is held (``key_handoff.hold_key``), verify and
+complete wait, and ``cm dsar review`` approves (the next run completes and releases the key) or
+rejects (``dsar.review``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from cm_pipelines.dsar import key_handoff
 from cm_pipelines.dsar.fulfil import plan_items, step_log
 from cm_pipelines.dsar.fulfil.context import FulfilmentContext
 from cm_pipelines.dsar.fulfil.package_content import package_content
+from cm_pipelines.dsar.request_changes import set_state
 from cm_pipelines.dsar.request_records import RequestRecord
 from cm_pipelines.platform import landing
 from cm_pipelines.resources.object_purge import purge_objects
@@ -51,7 +57,14 @@ def export(fulfilment: FulfilmentContext) -> None:
     sealed = encrypt_package(built.data, fulfilment.request_id)
     path = f"{export_prefix(fulfilment)}/{created.strftime('%Y%m%dT%H%M%S')}{PACKAGE_SUFFIX}"
     fulfilment.object_store.write_bytes(path, sealed.data)
-    delivery = key_handoff.deliver_key(fulfilment.request_id, sealed.key, fulfilment.object_store)
+    names = content.names.report() if content.names is not None else {}
+    review = bool(names.get("texts_with_unsure"))
+    if review:
+        delivery = key_handoff.hold_key(fulfilment.request_id, sealed.key, fulfilment.object_store)
+    else:
+        delivery = key_handoff.deliver_key(
+            fulfilment.request_id, sealed.key, fulfilment.object_store
+        )
     details = {
         "object_path": path,
         "sha256": sealed.sha256,
@@ -60,7 +73,8 @@ def export(fulfilment: FulfilmentContext) -> None:
         "categories": {k: v["count"] for k, v in built.manifest["categories"].items()},
         "files": len(built.manifest["files"]),
         "key_delivery": delivery,
-        "names": content.names.report() if content.names is not None else {},
+        "names": names,
+        "review": "required" if review else "none",
     }
     _record_export(fulfilment, path, created, built, sealed, details)
     fulfilment.report.result_path = path
@@ -151,6 +165,10 @@ def _record_export(
                 fulfilment, connection, name, category["count"], exported=category["count"]
             )
         step_log.finish(fulfilment, connection, "export", details)
+        if details["review"] == "required":
+            set_state(
+                connection, fulfilment.request_id, "awaiting_review", run_id=fulfilment.run_id
+            )
 
 
 def verify_export(fulfilment: FulfilmentContext) -> dict[str, Any]:

@@ -136,8 +136,10 @@ def _name_scope(
 ) -> NameScope:
     """Names to keep and to mask, from the caller-ID names of the subject's calls: the name on a
     call the subject placed is theirs; on any other call it is the other party's."""
+    # the controller's own name ("thanks for calling Harbour Dental Group") is no third party's
+    controller = fulfilment.tenant.name
     if planning.CALLS not in by_store:
-        return NameScope()
+        return NameScope(subject=frozenset({controller}))
     hashes = {a.ref: a.details.get("subject_number_hashes", []) for a in by_store[planning.CALLS]}
     calls = call_tables.calls
     own: set[str] = set()
@@ -148,7 +150,7 @@ def _name_scope(
             continue
         mine = _subject_numbers(fulfilment, row, hashes[row["call_id"]]) | subject.phones
         (own if row.get("src_e164") in mine else others).add(name)
-    return NameScope(known=frozenset(others - own), subject=frozenset(own))
+    return NameScope(known=frozenset(others - own), subject=frozenset(own | {controller}))
 
 
 def _export_recordings(
