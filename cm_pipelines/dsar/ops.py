@@ -237,5 +237,8 @@ def dsar_complete(
     fulfilment = _fulfilment(context, request_id, warehouse, object_store, platform_config)
     if fulfilment is None:
         return
-    details = complete(fulfilment)
+    try:
+        details = complete(fulfilment)
+    except FulfilmentError as exc:
+        raise step_failure(str(exc), request_id=request_id) from None
     context.add_output_metadata(_step_metadata(details))

@@ -6,6 +6,7 @@ the request back to ``verified``. Nothing of the free text reaches output or aud
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import dagster as dg
@@ -210,4 +211,29 @@ def test_a_held_key_is_sealed_apart_and_moves_to_collection_on_approval(
     assert approved.exit_code == 0, approved.output
     assert object_store.exists(key_handoff.sealed_key_path(request_id))
     assert not object_store.exists(key_handoff.held_sealed_path(request_id))
+    assert _state(local_resources, request_id) == "completed"
+
+
+def test_an_approval_away_from_the_held_key_stops_before_completing(
+    local_resources, world, monkeypatch, tmp_path
+) -> None:
+    from cm_pipelines.cli.main import cm
+
+    person = subject(world, "acme-au")
+    _set_own_transcript(local_resources, "acme-au", person, UNSURE_TEXT)
+    request_id = submit(local_resources, "acme-au", "access", _ids(person))
+    assert run(local_resources, request_id).key is None
+    this_machine = os.environ.get("CM_HOME")
+    monkeypatch.setenv("CM_HOME", str(tmp_path / "another-machine"))
+    approved = CliRunner().invoke(cm, ["dsar", "review", request_id, "--approve", "--by", "priya"])
+    assert approved.exit_code != 0 and "is not on this machine" in approved.output
+    assert _state(local_resources, request_id) == "in_progress"
+    assert not _KEY_LINE.search(approved.output)
+    if this_machine is None:
+        monkeypatch.delenv("CM_HOME")
+    else:
+        monkeypatch.setenv("CM_HOME", this_machine)
+    finished = CliRunner().invoke(cm, ["dsar", "run", request_id, "--actor", "priya"])
+    assert finished.exit_code == 0, finished.output
+    assert len(_KEY_LINE.findall(finished.output)) == 1
     assert _state(local_resources, request_id) == "completed"

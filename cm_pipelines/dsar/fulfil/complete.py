@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from cm_pipelines.domain.dsar.clock import local_day
 from cm_pipelines.dsar import key_handoff
 from cm_pipelines.dsar.fulfil import step_log
-from cm_pipelines.dsar.fulfil.context import FulfilmentContext
+from cm_pipelines.dsar.fulfil.context import FulfilmentContext, FulfilmentError
 from cm_pipelines.dsar.fulfil.erase_certificate import record_certificate, write_certificate
 from cm_pipelines.dsar.request_changes import (
     erase_request_identifiers,
@@ -36,10 +36,7 @@ def complete(fulfilment: FulfilmentContext) -> dict[str, Any]:
         result_path = certificate.path
     elif record.request_type in ("access", "portability"):
         result_path = _latest_package_path(fulfilment)
-        # a reviewed package's key was held until now: handed over as any other key
-        released = key_handoff.release_held_key(fulfilment.request_id, fulfilment.object_store)
-        if released is not None:
-            fulfilment.report.key_delivery = released
+        _release_held_key(fulfilment)
     details: dict[str, Any] = {
         "result_path": result_path,
         "type": record.request_type,
@@ -81,3 +78,21 @@ def _latest_package_path(fulfilment: FulfilmentContext) -> str | None:
             .order_by(dsar_exports.c.id.desc())
             .limit(1)
         ).scalar()
+
+
+def _release_held_key(fulfilment: FulfilmentContext) -> None:
+    """A reviewed package's key was held until now: handed over as any other key. A held key
+    that is not here (a 0600 held file on the machine that built the package) stops the
+    completion rather than completing a package nobody could open."""
+    with fulfilment.warehouse.connect() as connection:
+        export = step_log.step_done(connection, fulfilment.request_id, "export") or {}
+    if export.get("key_delivery") != key_handoff.HELD:
+        return
+    released = key_handoff.release_held_key(fulfilment.request_id, fulfilment.object_store)
+    if released is None:
+        raise FulfilmentError(
+            f"the held key of request {fulfilment.request_id} is not on this machine: finish "
+            f"the approved request with cm dsar run {fulfilment.request_id} on the machine that "
+            "built its package (set CM_DSAR_KEY_RECIPIENT to seal held keys to the object store)"
+        )
+    fulfilment.report.key_delivery = released
