@@ -47,6 +47,7 @@ def expire_packages(
             )
             # its key, if sealed and never collected, opens nothing any more
             key_handoff.discard_sealed_key(row["request_id"], object_store)
+            key_handoff.discard_held_key(row["request_id"], object_store)
             append_audit(
                 connection,
                 actor="dsar_export_expiry",

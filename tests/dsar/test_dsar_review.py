@@ -237,3 +237,24 @@ def test_an_approval_away_from_the_held_key_stops_before_completing(
     assert finished.exit_code == 0, finished.output
     assert len(_KEY_LINE.findall(finished.output)) == 1
     assert _state(local_resources, request_id) == "completed"
+
+
+def test_a_package_expiring_while_awaiting_review_takes_its_held_key(
+    local_resources, world
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cm_pipelines.dsar.assets import dsar_export_expiry
+
+    person = subject(world, "acme-au")
+    _set_own_transcript(local_resources, "acme-au", person, UNSURE_TEXT)
+    request_id = submit(local_resources, "acme-au", "access", _ids(person))
+    assert run(local_resources, request_id).key is None
+    object_store = local_resources["object_store"]
+    assert key_handoff.has_held_key(request_id, object_store)
+    with local_resources["warehouse"].begin() as connection:
+        connection.execute(
+            sa.update(dsar_exports).values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+    assert dg.materialize([dsar_export_expiry], resources=local_resources).success
+    assert not key_handoff.has_held_key(request_id, object_store)
