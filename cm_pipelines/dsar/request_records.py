@@ -113,15 +113,6 @@ def load_request(connection: sa.Connection, request_id: str) -> RequestRecord:
     return _record(row)
 
 
-def open_requests(connection: sa.Connection) -> list[RequestRecord]:
-    rows = connection.execute(
-        sa.select(dsar_requests)
-        .where(dsar_requests.c.state.in_(OPEN_STATES))
-        .order_by(dsar_requests.c.received_at)
-    ).mappings()
-    return [_record(row) for row in rows]
-
-
 def verified_requests(connection: sa.Connection, limit: int = 100) -> list[tuple[str, str, str]]:
     """(request id, tenant id, type) of verified requests waiting for a run, oldest first."""
     rows = connection.execute(

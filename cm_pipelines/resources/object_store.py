@@ -92,9 +92,6 @@ class ObjectStoreResource(dg.ConfigurableResource):
     def full_path(self, path: str) -> str:
         return posixpath.join(self._root_path(), check_relative_path(path))
 
-    def url_of(self, path: str) -> str:
-        return f"{self.protocol}://{self.full_path(path)}"
-
     def write_bytes(self, path: str, data: bytes) -> None:
         full = self.full_path(path)
         fs = self.filesystem()

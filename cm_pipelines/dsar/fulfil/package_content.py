@@ -78,8 +78,11 @@ def package_content(fulfilment: FulfilmentContext, record: RequestRecord) -> Pac
         for action in plan_items.load_plan(fulfilment, connection):
             if action.action == planning.EXPORT:
                 by_store[action.store].append(action)
-        call_numbers = _export_calls(fulfilment, connection, by_store, subject, content)
-        content.names = _name_scope(fulfilment, connection, by_store, subject)
+        calls = _subject_calls(fulfilment, connection, by_store, subject)
+        if planning.CALLS in by_store:
+            content.categories[planning.CALLS] = [mask_call_row(row, mine) for row, mine in calls]
+        call_numbers = {row["call_id"]: mine for row, mine in calls}
+        content.names = _name_scope(fulfilment.tenant.name, calls)
         _export_recordings(fulfilment, connection, by_store, content)
         _export_transcripts(fulfilment, connection, by_store, subject, call_numbers, content)
         _export_ai_outputs(fulfilment, connection, by_store, subject, call_numbers, content)
@@ -105,51 +108,37 @@ def _subject_numbers(
     )
 
 
-def _export_calls(
+def _subject_calls(
     fulfilment: FulfilmentContext,
     connection: sa.Connection,
     by_store: Mapping[str, list[PlannedAction]],
     subject: Subject,
-    content: PackageContent,
-) -> dict[str, frozenset[str]]:
-    """Call rows with the other party masked; returns the subject's numbers per call."""
-    call_numbers: dict[str, frozenset[str]] = {}
+) -> list[tuple[Mapping[str, Any], frozenset[str]]]:
+    """The subject's call rows, oldest first, each with the subject's numbers on it: read once,
+    for the exported call rows (other party masked) and for whose names are whose."""
     if planning.CALLS not in by_store:
-        return call_numbers
+        return []
     hashes = {a.ref: a.details.get("subject_number_hashes", []) for a in by_store[planning.CALLS]}
     calls = call_tables.calls
     found = rows_by_ref(fulfilment, connection, calls, calls.c.call_id, sorted(hashes))
-    exported = []
-    for row in sorted(found, key=lambda r: (r["started_at"], r["call_id"])):
-        mine = _subject_numbers(fulfilment, row, hashes[row["call_id"]]) | subject.phones
-        call_numbers[row["call_id"]] = mine
-        exported.append(mask_call_row(row, mine))
-    content.categories[planning.CALLS] = exported
-    return call_numbers
+    return [
+        (row, _subject_numbers(fulfilment, row, hashes[row["call_id"]]) | subject.phones)
+        for row in sorted(found, key=lambda r: (r["started_at"], r["call_id"]))
+    ]
 
 
 def _name_scope(
-    fulfilment: FulfilmentContext,
-    connection: sa.Connection,
-    by_store: Mapping[str, list[PlannedAction]],
-    subject: Subject,
+    controller: str, calls: Iterable[tuple[Mapping[str, Any], frozenset[str]]]
 ) -> NameScope:
     """Names to keep and to mask, from the caller-ID names of the subject's calls: the name on a
-    call the subject placed is theirs; on any other call it is the other party's."""
-    # the controller's own name ("thanks for calling Harbour Dental Group") is no third party's
-    controller = fulfilment.tenant.name
-    if planning.CALLS not in by_store:
-        return NameScope(subject=frozenset({controller}))
-    hashes = {a.ref: a.details.get("subject_number_hashes", []) for a in by_store[planning.CALLS]}
-    calls = call_tables.calls
+    call the subject placed is theirs; on any other call it is the other party's. The
+    controller's own name ("thanks for calling Harbour Dental Group") is no third party's."""
     own: set[str] = set()
     others: set[str] = set()
-    for row in rows_by_ref(fulfilment, connection, calls, calls.c.call_id, sorted(hashes)):
+    for row, mine in calls:
         name = str(row.get("caller_name") or "").strip()
-        if not name:
-            continue
-        mine = _subject_numbers(fulfilment, row, hashes[row["call_id"]]) | subject.phones
-        (own if row.get("src_e164") in mine else others).add(name)
+        if name:
+            (own if row.get("src_e164") in mine else others).add(name)
     return NameScope(known=frozenset(others - own), subject=frozenset(own | {controller}))
 
 
